@@ -1,0 +1,69 @@
+/**
+ * Maps database failures to the contract. Named constraints become named conflicts; an
+ * unreachable or overloaded database becomes `503 database_unavailable`; anything else is a
+ * generic 500. SQL and constraint details never reach the caller.
+ */
+import { conflict, HttpError, unavailable } from "./errors.ts";
+
+/** Constraint names of the schema that are conflicts of the contract. */
+const NAMED_CONFLICTS: Record<string, { code: string; message: string }> = {
+  stream_sessions_one_active_per_streamer: {
+    code: "session_already_live",
+    message: "You already have a session that is starting or live.",
+  },
+  guardians_email_unique_per_streamer: {
+    code: "guardian_exists",
+    message: "This guardian has already been added.",
+  },
+  guardians_limit: {
+    code: "guardian_limit",
+    message: "You can have at most 10 active or pending guardians.",
+  },
+};
+
+const CONNECTION_CODES = new Set([
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+]);
+
+interface DatabaseErrorLike {
+  code?: unknown;
+  constraint_name?: unknown;
+  name?: unknown;
+}
+
+/** The SQLSTATE class-08 and other codes that mean "try again later". */
+function isTransient(code: string): boolean {
+  return code.startsWith("08") || code.startsWith("53") || code.startsWith("57") ||
+    code === "40001" || code === "40P01" || CONNECTION_CODES.has(code);
+}
+
+/**
+ * The contract's error for a database failure, or undefined when `error` is not one.
+ * `23505` (unique) and `23514` (check) on a named constraint become that conflict.
+ */
+export function mapDatabaseError(error: unknown): HttpError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { code, constraint_name: constraint } = error as DatabaseErrorLike;
+  if (typeof code !== "string") return undefined;
+  if (typeof constraint === "string" && NAMED_CONFLICTS[constraint]) {
+    const named = NAMED_CONFLICTS[constraint];
+    return conflict(named.code, named.message);
+  }
+  if (code === "23505") return conflict("conflict", "This conflicts with an existing record.");
+  if (isTransient(code)) return unavailable("database", error);
+  if (error.name === "PostgresError" || /^[0-9A-Z]{5}$/.test(code)) {
+    return new HttpError(500, "internal_error", "Something went wrong on our side.", {
+      cause: error,
+    });
+  }
+  return undefined;
+}

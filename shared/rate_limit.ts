@@ -1,0 +1,36 @@
+/** Fixed-window rate limits kept in Postgres, so every isolate shares them. */
+import type { Clock } from "./clock.ts";
+import type { Database } from "./db.ts";
+import { HttpError } from "./errors.ts";
+
+/** A limit: at most `limit` hits per `windowSeconds` per key. */
+export interface RateLimit {
+  /** Names the operation, e.g. `start-session`. */
+  name: string;
+  limit: number;
+  windowSeconds: number;
+}
+
+/**
+ * Counts one hit for `subject` (a user id or link) and throws `429 rate_limited` with
+ * `Retry-After` when the limit is exceeded. One statement, no transaction.
+ */
+export async function enforceRateLimit(
+  db: Database,
+  limit: RateLimit,
+  subject: string,
+  clock: Clock,
+): Promise<void> {
+  const [row] = await db.sql<{ allowed: boolean; retry_after_seconds: number }[]>`
+    select allowed, retry_after_seconds
+      from private.rate_limit_hit(${`${limit.name}:${subject}`}, ${limit.limit},
+                                  ${limit.windowSeconds}, ${clock.now()})`;
+  if (row.allowed) return;
+  const retryAfter = Math.max(1, row.retry_after_seconds);
+  throw new HttpError(
+    429,
+    "rate_limited",
+    `Too many requests: at most ${limit.limit} every ${limit.windowSeconds} seconds. Try again in ${retryAfter} seconds.`,
+    { headers: { "retry-after": String(retryAfter) } },
+  );
+}
