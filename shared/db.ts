@@ -8,7 +8,13 @@
  * Supavisor's transaction mode mishandles other pipelined statements.
  */
 import postgres from "postgres";
-import type { UserClaims } from "./auth.ts";
+
+/** The verified JWT claims of a user, as RLS policies read them. */
+export interface JwtClaims {
+  sub: string;
+  role: string;
+  [claim: string]: unknown;
+}
 
 /** A transaction's SQL client. */
 export type Tx = postgres.TransactionSql;
@@ -28,7 +34,7 @@ export interface Database {
   /** Runs `work` as `service_role` (LiveKit, the outbox, maintenance). */
   asService<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /** Runs `work` as the user, under RLS. */
-  asUser<T>(claims: UserClaims, work: (tx: Tx) => Promise<T>): Promise<T>;
+  asUser<T>(claims: JwtClaims, work: (tx: Tx) => Promise<T>): Promise<T>;
   /** Round-trips `select 1`; throws when the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
