@@ -1,0 +1,387 @@
+/**
+ * The local stack behind `deno task dev`, the HTTP tests and the bench: a database (yours,
+ * or an embedded PGlite), development defaults for the settings, and every function of
+ * `supabase/functions/` served on one port under `/functions/v1/<name>` like the Supabase
+ * gateway.
+ */
+import postgres from "postgres";
+import { SignJWT } from "jose";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { errorResponse, HttpError, notFound } from "../shared/errors.ts";
+import * as databases from "../shared/db.ts";
+import { prepareDatabase } from "./database.ts";
+import { loadEnvFile } from "./env_file.ts";
+import { startEmbeddedPostgres } from "./pglite.ts";
+import { STREAMER_A } from "./seed_ids.ts";
+
+/** The repository root, with a trailing separator. */
+export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
+
+/** The port of `deno task dev` when neither `--port` nor `PORT` says otherwise. */
+export const DEFAULT_PORT = 54321;
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
+const FUNCTION_PATH = /^\/functions\/v1\/([^/]+)(?:\/|$)/;
+const GENERATED_SECRETS = ["SUPABASE_JWT_SECRET", "LINK_SIGNING_SECRET"] as const;
+
+/** Options of {@linkcode startStack}. */
+export interface StartStackOptions {
+  /** Port to listen on; `0` picks a free one. @default `PORT` from the environment, else 54321 */
+  port?: number;
+  /** Interface to listen on. @default "127.0.0.1" */
+  hostname?: string;
+  /** Settings written to the environment first; they win over the real environment and `.env`. */
+  env?: Record<string, string>;
+  /** The `.env` file to read, or `false` to read none. @default `.env` at the repository root */
+  envFile?: string | false;
+  /** Where the embedded database keeps its files. @default `.data/pglite` at the repository root */
+  dataDir?: string;
+  /** Wipe the embedded database before starting it. @default false */
+  reset?: boolean;
+  /** Load the demo data of `supabase/seed.sql`. @default true on the embedded database, else false */
+  seed?: boolean;
+  /**
+   * Where generated development secrets are kept so tokens survive restarts, or `false` to
+   * keep them in memory only. @default `.data/dev-secrets.json` at the repository root
+   */
+  secretsFile?: string | false;
+  /** The folder holding one folder per function. @default `supabase/functions` at the repository root */
+  functionsDir?: string;
+  /** Receives progress lines meant for people; never a secret. @default console.log */
+  log?: (line: string) => void;
+}
+
+/** A running local stack. */
+export interface Stack {
+  /** Base URL of the server, such as `http://127.0.0.1:54321`. */
+  url: string;
+  /** The database the functions use. */
+  databaseUrl: string;
+  /** Whether the database is the embedded PGlite. */
+  embedded: boolean;
+  /** Names of the served functions, sorted. */
+  functions: string[];
+  /** Names of the settings filled with development defaults (never their values). */
+  defaultsApplied: string[];
+  /** An access token of the seeded streamer A, when that user exists and HS256 is configured. */
+  streamerToken?: string;
+  /** Stops the HTTP server, closes the database pools and the embedded database. Idempotent. */
+  stop(): Promise<void>;
+}
+
+type FetchHandler = Deno.ServeDefaultExport["fetch"];
+
+interface Resources {
+  server?: Deno.HttpServer<Deno.NetAddr>;
+  embedded?: { close(): Promise<void> };
+}
+
+/**
+ * Starts the local stack. Functions read their settings at module load, so the environment
+ * is completed first (explicit `env`, the real environment, `.env`, development defaults, in
+ * that order of precedence) and the functions are imported last. A function that cannot
+ * start makes the whole stack fail with `Cannot start <name>: <reason>`.
+ */
+export async function startStack(options: StartStackOptions = {}): Promise<Stack> {
+  const log = options.log ?? console.log;
+  const resources: Resources = {};
+  try {
+    for (const [name, value] of Object.entries(options.env ?? {})) Deno.env.set(name, value);
+    if (options.envFile !== false) {
+      const envFile = options.envFile ?? join(REPO_ROOT, ".env");
+      const fromFile = await loadEnvFile(envFile);
+      if (fromFile.length > 0) log(`Settings from ${envFile}: ${fromFile.join(", ")}`);
+    }
+
+    // Listen before anything else: with port 0 the URL defaults below need the chosen port,
+    // and a port already in use should fail before the slow database start.
+    const served: { routes?: Map<string, FetchHandler> } = {};
+    const hostname = options.hostname ?? "127.0.0.1";
+    resources.server = Deno.serve(
+      { hostname, port: options.port ?? portFromEnv(), onListen() {} },
+      (request, info) => route(request, info, served.routes),
+    );
+    const url = `http://${displayHost(hostname)}:${resources.server.addr.port}`;
+
+    const defaultsApplied = await applyDefaults(url, options.secretsFile);
+    if (defaultsApplied.length > 0) log(`Development defaults for: ${defaultsApplied.join(", ")}`);
+
+    const configured = setting("SUPABASE_DB_URL") ?? setting("DATABASE_URL");
+    let databaseUrl: string;
+    if (configured) {
+      databaseUrl = configured;
+      if (options.reset) log("Ignoring --reset: it only wipes the embedded database.");
+      log("Database: the one in SUPABASE_DB_URL / DATABASE_URL");
+    } else {
+      const dataDir = options.dataDir ?? join(REPO_ROOT, ".data", "pglite");
+      if (options.reset) await removeIfPresent(dataDir);
+      const embedded = await startEmbeddedPostgres({ dataDir });
+      resources.embedded = embedded;
+      databaseUrl = embedded.url;
+      // PGlite serves one connection at a time, so every function shares a pool of one.
+      Deno.env.set("DATABASE_URL", databaseUrl);
+      Deno.env.set("DATABASE_POOL_SIZE", "1");
+      log(`Database: embedded PGlite in ${dataDir}`);
+    }
+
+    const seed = options.seed ?? !configured;
+    const streamerEmail = await prepare(databaseUrl, { seed, log });
+    const functionsDir = options.functionsDir ?? join(REPO_ROOT, "supabase", "functions");
+    const routes = await loadFunctions(functionsDir);
+    served.routes = routes;
+
+    const jwtSecret = setting("SUPABASE_JWT_SECRET");
+    const streamerToken = jwtSecret && streamerEmail
+      ? await signStreamerToken(jwtSecret, streamerEmail)
+      : undefined;
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      databaseUrl,
+      embedded: !configured,
+      functions: [...routes.keys()],
+      defaultsApplied,
+      streamerToken,
+      stop: () => stopping ??= release(resources),
+    };
+  } catch (error) {
+    await release(resources).catch(() => {});
+    throw error;
+  }
+}
+
+/** The request id the contract asks for: the caller's when well formed, else a new one. */
+export function requestIdOf(request: Request): string {
+  const given = request.headers.get("x-request-id");
+  return given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+}
+
+async function route(
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  routes: Map<string, FetchHandler> | undefined,
+): Promise<Response> {
+  const { pathname } = new URL(request.url);
+  if (!routes) {
+    return errorResponse(
+      new HttpError(503, "server_starting", "The local server is still starting; try again.", {
+        headers: { "retry-after": "1" },
+      }),
+      requestIdOf(request),
+    );
+  }
+  const name = FUNCTION_PATH.exec(pathname)?.[1];
+  const handler = name === undefined ? undefined : routes.get(name);
+  if (!handler) {
+    return errorResponse(notFound(`No function is served at ${pathname}.`), requestIdOf(request));
+  }
+  try {
+    return await handler(request, info);
+  } catch (error) {
+    // The kernel answers every error itself; reaching this means a function escaped it.
+    const requestId = requestIdOf(request);
+    console.error(JSON.stringify({
+      level: "error",
+      requestId,
+      function: name,
+      message: "The function threw instead of answering",
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    }));
+    return errorResponse(
+      new HttpError(500, "internal_error", "Something went wrong on our side; try again later."),
+      requestId,
+    );
+  }
+}
+
+function portFromEnv(): number {
+  const raw = setting("PORT");
+  if (raw === undefined) return DEFAULT_PORT;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`Cannot start the local server: PORT must be a port number, got "${raw}"`);
+  }
+  return port;
+}
+
+function displayHost(hostname: string): string {
+  if (hostname === "0.0.0.0" || hostname === "::") return "127.0.0.1";
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/** A setting, with empty strings counted as unset as the functions' parser does. */
+function setting(name: string): string | undefined {
+  const value = Deno.env.get(name);
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+/** Fills unset settings with development values and returns their names. */
+async function applyDefaults(url: string, secretsFile: string | false | undefined) {
+  const defaults: Record<string, string> = {
+    SUPABASE_URL: url,
+    VIEWER_URL: `${url}/viewer`,
+    ALLOWED_ORIGINS: `${url},${url.replace("127.0.0.1", "localhost")}`,
+    APP_NAME: "VR Stream (dev)",
+    EMAIL_FROM: "no-reply@example.test",
+  };
+  const applied: string[] = [];
+  for (const [name, value] of Object.entries(defaults)) {
+    if (setting(name) !== undefined) continue;
+    Deno.env.set(name, value);
+    applied.push(name);
+  }
+  const missingSecrets = GENERATED_SECRETS.filter((name) => setting(name) === undefined);
+  if (missingSecrets.length > 0) {
+    const path = secretsFile ?? join(REPO_ROOT, ".data", "dev-secrets.json");
+    const secrets = await devSecrets(path, missingSecrets);
+    for (const name of missingSecrets) {
+      Deno.env.set(name, secrets[name]);
+      applied.push(name);
+    }
+  }
+  return applied;
+}
+
+/**
+ * Development secrets, generated once and kept in a git-ignored file so that tokens signed
+ * before a restart stay valid after it.
+ */
+async function devSecrets(path: string | false, names: readonly string[]) {
+  let stored: Record<string, string> = {};
+  if (path !== false) {
+    try {
+      stored = JSON.parse(await Deno.readTextFile(path));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new Error(`Cannot read the development secrets in ${path}: ${messageOf(error)}`);
+      }
+    }
+  }
+  let changed = false;
+  for (const name of names) {
+    if (typeof stored[name] === "string" && stored[name].length >= 32) continue;
+    stored[name] = randomSecret();
+    changed = true;
+  }
+  if (changed && path !== false) {
+    await Deno.mkdir(join(path, ".."), { recursive: true });
+    await Deno.writeTextFile(path, JSON.stringify(stored, null, 2) + "\n", { mode: 0o600 });
+  }
+  return stored;
+}
+
+function randomSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
+
+async function removeIfPresent(path: string): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/**
+ * Applies the baseline, migrations and (optionally) the seed through a client of its own,
+ * closed before the functions connect: PGlite takes one connection at a time. Returns the
+ * email of streamer A when that user exists.
+ */
+async function prepare(
+  databaseUrl: string,
+  options: { seed: boolean; log: (line: string) => void },
+): Promise<string | undefined> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    const { applied } = await prepareDatabase(sql, { seed: options.seed, log: options.log });
+    options.log(
+      applied.length > 0 ? `Database: applied ${applied.join(", ")}` : "Database: up to date",
+    );
+    const rows = await sql<{ email: string | null }[]>`
+      select email from auth.users where id = ${STREAMER_A}
+    `;
+    return rows[0]?.email ?? undefined;
+  } finally {
+    await sql.end();
+  }
+}
+
+async function loadFunctions(functionsDir: string): Promise<Map<string, FetchHandler>> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(functionsDir)) {
+    // Like the Supabase CLI, folders starting with `_` or `.` are not functions.
+    if (!entry.isDirectory || /^[._]/.test(entry.name)) continue;
+    if (await isFile(join(functionsDir, entry.name, "index.ts"))) names.push(entry.name);
+  }
+  names.sort();
+  const routes = new Map<string, FetchHandler>();
+  for (const name of names) {
+    let entry: { default?: { fetch?: unknown } };
+    try {
+      entry = await import(pathToFileURL(join(functionsDir, name, "index.ts")).href);
+    } catch (error) {
+      throw new Error(`Cannot start ${name}: ${messageOf(error)}`, { cause: error });
+    }
+    const served = entry.default;
+    if (typeof served?.fetch !== "function") {
+      throw new Error(
+        `Cannot start ${name}: its index.ts has no \`export default { fetch }\``,
+      );
+    }
+    routes.set(name, served.fetch.bind(served) as FetchHandler);
+  }
+  return routes;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+function signStreamerToken(secret: string, email: string): Promise<string> {
+  const supabaseUrl = setting("SUPABASE_URL")!.replace(/\/+$/, "");
+  return new SignJWT({ role: "authenticated", email })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(STREAMER_A)
+    .setAudience("authenticated")
+    .setIssuer(`${supabaseUrl}/auth/v1`)
+    .setIssuedAt()
+    .setExpirationTime("24h")
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** Stops in dependency order: no new requests, then the pools, then the database itself. */
+async function release(resources: Resources): Promise<void> {
+  const problems: unknown[] = [];
+  async function attempt(step: () => Promise<unknown> | undefined) {
+    try {
+      await step();
+    } catch (error) {
+      problems.push(error);
+    }
+  }
+  await attempt(() => resources.server?.shutdown());
+  await attempt(() => closeAllDatabases());
+  await attempt(() => resources.embedded?.close());
+  if (problems.length > 0) {
+    throw new AggregateError(problems, "Cannot stop the local stack cleanly");
+  }
+}
+
+function closeAllDatabases(): Promise<unknown> | undefined {
+  // Guarded: the pool registry of `shared/db.ts` may not offer this yet.
+  const close = (databases as Record<string, unknown>).closeAllDatabases;
+  return typeof close === "function" ? close() : undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
