@@ -174,6 +174,8 @@ export const livekitEnv = optionalGroup("LiveKit", {
   }),
   LIVEKIT_API_KEY: z.string().min(1, "LIVEKIT_API_KEY is required"),
   LIVEKIT_API_SECRET: secret("LIVEKIT_API_SECRET"),
+  LIVEKIT_MAX_PARTICIPANTS: z.coerce.number({ error: "LIVEKIT_MAX_PARTICIPANTS must be a number" })
+    .int().min(2).max(10_000).optional(),
 }).transform((livekit) =>
   livekit && {
     url: livekit.LIVEKIT_URL.replace(/\/+$/, ""),
@@ -181,10 +183,21 @@ export const livekitEnv = optionalGroup("LiveKit", {
     httpUrl: livekit.LIVEKIT_URL.replace(/^ws/, "http").replace(/\/+$/, ""),
     apiKey: livekit.LIVEKIT_API_KEY,
     apiSecret: livekit.LIVEKIT_API_SECRET,
+    maxParticipants: livekit.LIVEKIT_MAX_PARTICIPANTS,
   }
 );
 
-const serviceAccount = z.object({
+/** LiveKit, for the functions that cannot work without it. */
+export const livekitRequiredEnv = livekitEnv.transform((livekit, ctx) => {
+  if (livekit) return livekit;
+  ctx.addIssue({
+    code: "custom",
+    message: "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are required",
+  });
+  return z.NEVER;
+});
+
+const serviceAccount = z.looseObject({
   client_email: z.string().min(1),
   private_key: z.string().includes("PRIVATE KEY"),
   project_id: z.string().optional(),

@@ -1,0 +1,214 @@
+/**
+ * LiveKit for sessions: room names, the participant identity scheme, grants, and the room
+ * service. The identity scheme is how the webhook tells the streamer from viewers:
+ *
+ * - `streamer:{userId}`: the session's streamer (publisher);
+ * - `guardian:{guardianId}:{random}`: a guardian watching, by account or watch link;
+ * - `user:{userId}:{random}`: any other signed-in viewer.
+ *
+ * The random part makes each viewer connection unique, so two tabs are two viewers.
+ * Anything else (egress and recorder participants) is never counted.
+ */
+import {
+  AccessToken,
+  AutoParticipantEgress,
+  EncodedFileOutput,
+  EncodedFileType,
+  EncodingOptionsPreset,
+  GCPUpload,
+  RoomEgress,
+  RoomServiceClient,
+  TrackSource,
+} from "livekit-server-sdk";
+import type { Clock } from "./clock.ts";
+import { unavailable } from "./errors.ts";
+
+/** LiveKit settings, as `livekitEnv` parses them. */
+export interface LiveKitSettings {
+  url: string;
+  httpUrl: string;
+  apiKey: string;
+  apiSecret: string;
+  maxParticipants?: number;
+}
+
+/** Where egress writes recordings. */
+export interface RecordingTarget {
+  bucket: string;
+  /** The service-account JSON, passed to LiveKit egress only (never to a client). */
+  credentialsJson: string;
+}
+
+/** How long a grant lives; `livekit-token` refreshes it. */
+export const GRANT_TTL_SECONDS = 15 * 60;
+
+/** The LiveKit grant object of the contract. */
+export interface LiveKitGrant {
+  url: string;
+  token: string;
+  roomName: string;
+  identity: string;
+  expiresAt: string;
+  canPublish: boolean;
+}
+
+/** What an identity says about its participant. */
+export type ParticipantIdentity =
+  | { kind: "streamer"; userId: string }
+  | { kind: "guardian"; guardianId: string }
+  | { kind: "user"; userId: string }
+  | { kind: "other" };
+
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const STREAMER = new RegExp(`^streamer:(${UUID})$`);
+const GUARDIAN = new RegExp(`^guardian:(${UUID}):[A-Za-z0-9]+$`);
+const USER = new RegExp(`^user:(${UUID}):[A-Za-z0-9]+$`);
+
+/** The room of a session. */
+export function roomNameFor(sessionId: string): string {
+  return `session-${sessionId}`;
+}
+
+/** The streamer's identity. */
+export function streamerIdentity(userId: string): string {
+  return `streamer:${userId}`;
+}
+
+/** A viewer identity unique to this connection. */
+export function viewerIdentity(viewer: { guardianId: string } | { userId: string }): string {
+  const suffix = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  return "guardianId" in viewer
+    ? `guardian:${viewer.guardianId}:${suffix}`
+    : `user:${viewer.userId}:${suffix}`;
+}
+
+/** Classifies a participant identity (see the module's documentation). */
+export function parseIdentity(identity: string): ParticipantIdentity {
+  let match = STREAMER.exec(identity);
+  if (match) return { kind: "streamer", userId: match[1] };
+  match = GUARDIAN.exec(identity);
+  if (match) return { kind: "guardian", guardianId: match[1] };
+  match = USER.exec(identity);
+  if (match) return { kind: "user", userId: match[1] };
+  return { kind: "other" };
+}
+
+/** Options of {@linkcode issueGrant}. */
+export interface GrantOptions {
+  roomName: string;
+  identity: string;
+  /** Display name shown to others. */
+  name?: string;
+  /** Publisher (streamer) or subscriber (viewer). */
+  publisher: boolean;
+  clock: Clock;
+}
+
+/**
+ * Issues a room grant for this room only. The publisher may publish camera and microphone
+ * and nothing else: no subscribe, no data. Viewers may only subscribe.
+ */
+export async function issueGrant(
+  settings: LiveKitSettings,
+  options: GrantOptions,
+): Promise<LiveKitGrant> {
+  const token = new AccessToken(settings.apiKey, settings.apiSecret, {
+    identity: options.identity,
+    name: options.name,
+    ttl: GRANT_TTL_SECONDS,
+  });
+  token.addGrant({
+    room: options.roomName,
+    roomJoin: true,
+    canPublish: options.publisher,
+    canPublishSources: options.publisher ? [TrackSource.CAMERA, TrackSource.MICROPHONE] : [],
+    canSubscribe: !options.publisher,
+    canPublishData: false,
+    canUpdateOwnMetadata: false,
+  });
+  return {
+    url: settings.url,
+    token: await token.toJwt(),
+    roomName: options.roomName,
+    identity: options.identity,
+    expiresAt: new Date(options.clock.now().getTime() + GRANT_TTL_SECONDS * 1000).toISOString(),
+    canPublish: options.publisher,
+  };
+}
+
+/** Options of {@linkcode createSessionRoom}. */
+export interface CreateRoomOptions {
+  sessionId: string;
+  streamerId: string;
+  /** Record the streamer with participant auto egress to this target. */
+  recording?: RecordingTarget;
+  /** Request timeout in seconds. @default {5} */
+  timeoutSeconds?: number;
+}
+
+function roomService(settings: LiveKitSettings, timeoutSeconds: number): RoomServiceClient {
+  return new RoomServiceClient(settings.httpUrl, settings.apiKey, settings.apiSecret, {
+    requestTimeout: timeoutSeconds,
+  });
+}
+
+/** The object path prefix of a session's egress recordings. */
+export function recordingPrefix(streamerId: string, sessionId: string): string {
+  return `recordings/${streamerId}/${sessionId}/`;
+}
+
+/**
+ * Creates the session's room server side, with participant auto egress writing MP4 (1080p30)
+ * straight to GCS when recording. Throws `503 livekit_unavailable` when LiveKit cannot be
+ * reached or refuses.
+ */
+export async function createSessionRoom(
+  settings: LiveKitSettings,
+  options: CreateRoomOptions,
+): Promise<void> {
+  const egress = options.recording && new RoomEgress({
+    participant: new AutoParticipantEgress({
+      options: { case: "preset", value: EncodingOptionsPreset.H264_1080P_30 },
+      fileOutputs: [
+        new EncodedFileOutput({
+          fileType: EncodedFileType.MP4,
+          filepath: `${recordingPrefix(options.streamerId, options.sessionId)}{time}.mp4`,
+          output: {
+            case: "gcp",
+            value: new GCPUpload({
+              bucket: options.recording.bucket,
+              credentials: options.recording.credentialsJson,
+            }),
+          },
+        }),
+      ],
+    }),
+  });
+  try {
+    await roomService(settings, options.timeoutSeconds ?? 5).createRoom({
+      name: roomNameFor(options.sessionId),
+      emptyTimeout: 10 * 60,
+      departureTimeout: 2 * 60,
+      maxParticipants: settings.maxParticipants,
+      metadata: JSON.stringify({ sessionId: options.sessionId }),
+      egress,
+    });
+  } catch (error) {
+    throw unavailable("livekit", error);
+  }
+}
+
+/** Deletes a session's room (which ends its egress). Throws `503 livekit_unavailable`. */
+export async function deleteSessionRoom(
+  settings: LiveKitSettings,
+  sessionId: string,
+  options: { timeoutSeconds?: number } = {},
+): Promise<void> {
+  try {
+    await roomService(settings, options.timeoutSeconds ?? 5).deleteRoom(roomNameFor(sessionId));
+  } catch (error) {
+    // A room that is already gone is what we wanted.
+    if ((error as { status?: number }).status === 404) return;
+    throw unavailable("livekit", error);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Sessions and recordings as the contract shows them, and the queries several functions
+ * share. Every query here runs inside `asUser` or `asService`, so RLS decides visibility.
+ */
+import type { Tx } from "./db.ts";
+
+/** A `stream_sessions` row with its latest egress recording status. */
+export interface SessionRow {
+  id: string;
+  streamer_id: string;
+  title: string | null;
+  status: "starting" | "live" | "ended";
+  end_reason: string | null;
+  room_name: string;
+  record: boolean;
+  created_at: Date;
+  started_at: Date | null;
+  ended_at: Date | null;
+  duration_seconds: string | null;
+  viewers_current: number;
+  viewers_peak: number;
+  viewers_total: number;
+  recording_status: string | null;
+}
+
+/** A `recordings` row. */
+export interface RecordingRow {
+  id: string;
+  session_id: string;
+  streamer_id: string;
+  source: "egress" | "upload";
+  status: string;
+  content_type: string;
+  size_bytes: string | null;
+  duration_seconds: string | null;
+  created_at: Date;
+  ready_at: Date | null;
+  error: string | null;
+  object_path: string | null;
+}
+
+function iso(value: Date | null): string | null {
+  return value ? value.toISOString() : null;
+}
+
+function numberOrNull(value: string | number | null): number | null {
+  return value === null ? null : Number(value);
+}
+
+/** The contract's Session object. */
+export function toSession(row: SessionRow) {
+  return {
+    id: row.id,
+    streamerId: row.streamer_id,
+    title: row.title,
+    status: row.status,
+    endReason: row.end_reason,
+    roomName: row.room_name,
+    createdAt: row.created_at.toISOString(),
+    startedAt: iso(row.started_at),
+    endedAt: iso(row.ended_at),
+    durationSeconds: numberOrNull(row.duration_seconds),
+    viewers: {
+      current: row.viewers_current,
+      peak: row.viewers_peak,
+      total: row.viewers_total,
+    },
+    recording: { enabled: row.record, status: row.record ? row.recording_status : null },
+  };
+}
+
+/** The contract's Recording object. */
+export function toRecording(row: RecordingRow) {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    source: row.source,
+    status: row.status,
+    contentType: row.content_type,
+    sizeBytes: numberOrNull(row.size_bytes),
+    durationSeconds: numberOrNull(row.duration_seconds),
+    createdAt: row.created_at.toISOString(),
+    readyAt: iso(row.ready_at),
+    error: row.error,
+  };
+}
+
+/** Columns of {@linkcode SessionRow}, for `select ${SESSION_COLUMNS} from sessions_with_recording`. */
+function selectSessions(tx: Tx) {
+  return tx`
+    select s.id, s.streamer_id, s.title, s.status, s.end_reason, s.room_name, s.record,
+           s.created_at, s.started_at, s.ended_at, s.duration_seconds,
+           s.viewers_current, s.viewers_peak, s.viewers_total,
+           (select r.status from public.recordings r
+             where r.session_id = s.id and r.source = 'egress'
+             order by r.created_at desc limit 1) as recording_status
+      from public.stream_sessions s`;
+}
+
+/** One session visible in this transaction, or undefined. */
+export async function findSession(tx: Tx, sessionId: string): Promise<SessionRow | undefined> {
+  const [row] = await tx<SessionRow[]>`${selectSessions(tx)} where s.id = ${sessionId}`;
+  return row;
+}
+
+/** The streamer's session that is starting or live, if any. */
+export async function findActiveSession(
+  tx: Tx,
+  streamerId: string,
+): Promise<SessionRow | undefined> {
+  const [row] = await tx<SessionRow[]>`
+    ${selectSessions(tx)}
+     where s.streamer_id = ${streamerId} and s.status in ('starting', 'live')`;
+  return row;
+}
+
+/** Starting and live sessions visible in this transaction, newest first. */
+export async function listActiveSessions(tx: Tx, limit = 100): Promise<SessionRow[]> {
+  return await tx<SessionRow[]>`
+    ${selectSessions(tx)}
+     where s.status in ('starting', 'live')
+     order by s.created_at desc
+     limit ${limit}`;
+}
+
+/** A session's recordings that are not deleted, oldest first. */
+export async function listRecordings(tx: Tx, sessionId: string): Promise<RecordingRow[]> {
+  return await tx<RecordingRow[]>`
+    select id, session_id, streamer_id, source, status, content_type, size_bytes,
+           duration_seconds, created_at, ready_at, error, object_path
+      from public.recordings
+     where session_id = ${sessionId} and status <> 'deleted'
+     order by created_at`;
+}
+
+/** An active guardian row of `streamerId` for the signed-in `userId`, if any. */
+export async function findActiveGuardianship(
+  tx: Tx,
+  streamerId: string,
+  userId: string,
+): Promise<{ id: string; name: string | null } | undefined> {
+  const [row] = await tx<{ id: string; name: string | null }[]>`
+    select id, name from public.guardians
+     where streamer_id = ${streamerId} and user_id = ${userId} and status = 'active'
+     limit 1`;
+  return row;
+}

@@ -1,0 +1,33 @@
+/** Watch links: a signed link to one session for one guardian, valid while they are active. */
+import type { Database } from "./db.ts";
+import { invalidLink, type LinkSigner } from "./link.ts";
+import { findSession, type SessionRow } from "./sessions.ts";
+
+/** The guardian and session a valid watch link opens. */
+export interface WatchAccess {
+  guardian: { id: string; name: string | null };
+  session: SessionRow;
+}
+
+/**
+ * Resolves a watch link, or `401 invalid_link` when it is bad, expired, its guardian is no
+ * longer active, or the session is not theirs to watch.
+ */
+export async function resolveWatchLink(
+  db: Database,
+  signer: LinkSigner,
+  token: string,
+): Promise<WatchAccess> {
+  const link = await signer.verify(token, "watch");
+  const access = await db.asService(async (tx) => {
+    const [guardian] = await tx<{ id: string; name: string | null; streamer_id: string }[]>`
+      select id, name, streamer_id from public.guardians
+       where id = ${link.guardianId} and status = 'active'`;
+    if (!guardian) return undefined;
+    const session = await findSession(tx, link.objectId);
+    if (!session || session.streamer_id !== guardian.streamer_id) return undefined;
+    return { guardian: { id: guardian.id, name: guardian.name }, session };
+  });
+  if (!access) throw invalidLink();
+  return access;
+}

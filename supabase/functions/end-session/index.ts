@@ -1,0 +1,28 @@
+import { createTokenVerifier } from "../../../shared/auth.ts";
+import { systemClock } from "../../../shared/clock.ts";
+import { getDatabase } from "../../../shared/db.ts";
+import {
+  authEnv,
+  corsEnv,
+  databaseEnv,
+  livekitRequiredEnv,
+  parseConfig,
+} from "../../../shared/env.ts";
+import { createEndSessionHandler } from "./handler.ts";
+
+const config = parseConfig({
+  database: databaseEnv,
+  auth: authEnv,
+  cors: corsEnv,
+  livekit: livekitRequiredEnv,
+});
+
+const fetch = createEndSessionHandler({
+  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  verifier: createTokenVerifier(config.auth),
+  livekit: config.livekit,
+  cors: config.cors,
+  clock: systemClock,
+});
+
+export default { fetch } satisfies Deno.ServeDefaultExport;

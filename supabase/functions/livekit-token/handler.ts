@@ -1,0 +1,116 @@
+/**
+ * `POST livekit-token`: a grant for a session that has not ended. The owner gets a publisher
+ * grant (a refresh of the one start-session gave); an active guardian with an account, or the
+ * holder of a watch link, gets a subscribe-only grant with a connection-unique identity.
+ */
+import { z } from "zod";
+import { bearerToken, type TokenVerifier } from "../../../shared/auth.ts";
+import { readJson } from "../../../shared/body.ts";
+import type { Clock } from "../../../shared/clock.ts";
+import type { CorsOptions } from "../../../shared/cors.ts";
+import type { Database } from "../../../shared/db.ts";
+import { conflict, invalidRequest, notFound } from "../../../shared/errors.ts";
+import { createFunction, json } from "../../../shared/http.ts";
+import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
+import {
+  issueGrant,
+  type LiveKitSettings,
+  streamerIdentity,
+  viewerIdentity,
+} from "../../../shared/livekit.ts";
+import type { LogSink } from "../../../shared/log.ts";
+import { enforceRateLimit } from "../../../shared/rate_limit.ts";
+import {
+  findActiveGuardianship,
+  findSession,
+  type SessionRow,
+  toSession,
+} from "../../../shared/sessions.ts";
+import { resolveWatchLink } from "../../../shared/watch_link.ts";
+
+const Body = z.strictObject({
+  sessionId: z.uuid().optional(),
+  link: z.string().min(1).max(4096).optional(),
+});
+
+const LIMIT = { name: "livekit-token", limit: 60, windowSeconds: 60 };
+
+/** Options of {@linkcode createLiveKitTokenHandler}. */
+export interface LiveKitTokenOptions {
+  db: Database;
+  verifier: TokenVerifier;
+  links: LinkSigner;
+  livekit: LiveKitSettings;
+  cors: CorsOptions;
+  clock: Clock;
+  logSink?: LogSink;
+}
+
+interface Viewer {
+  session: SessionRow;
+  identity: string;
+  name?: string;
+  publisher: boolean;
+}
+
+/** Builds the `livekit-token` function. */
+export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
+  const { db, clock } = options;
+
+  async function byLink(token: string): Promise<Viewer> {
+    const { guardian, session } = await resolveWatchLink(db, options.links, token);
+    await enforceRateLimit(db, LIMIT, `link:${guardian.id}:${session.id}`, clock);
+    return {
+      session,
+      identity: viewerIdentity({ guardianId: guardian.id }),
+      name: guardian.name ?? "Guardian",
+      publisher: false,
+    };
+  }
+
+  async function byUser(request: Request, sessionId: string | undefined): Promise<Viewer> {
+    const user = await options.verifier.verifyUser(bearerToken(request));
+    if (!sessionId) {
+      throw invalidRequest([{ path: "sessionId", message: "Give a sessionId or a link." }]);
+    }
+    await enforceRateLimit(db, LIMIT, user.sub, clock);
+    return await db.asUser(user, async (tx) => {
+      const session = await findSession(tx, sessionId);
+      if (!session) throw notFound("No session with this id is visible to you.");
+      if (session.streamer_id === user.sub) {
+        return { session, identity: streamerIdentity(user.sub), publisher: true };
+      }
+      const guardian = await findActiveGuardianship(tx, session.streamer_id, user.sub);
+      if (!guardian) throw notFound("No session with this id is visible to you.");
+      return {
+        session,
+        identity: viewerIdentity({ guardianId: guardian.id }),
+        name: guardian.name ?? "Guardian",
+        publisher: false,
+      };
+    });
+  }
+
+  return createFunction({ name: "livekit-token", cors: options.cors, logSink: options.logSink }, {
+    async POST(request, context) {
+      const input = await readJson(request, Body);
+      const link = findLinkToken(request, input);
+      const viewer = link ? await byLink(link) : await byUser(request, input.sessionId);
+      context.annotate({ sessionId: viewer.session.id, publisher: viewer.publisher });
+      if (viewer.session.status === "ended") {
+        throw conflict(
+          "session_ended",
+          `This session ended at ${viewer.session.ended_at?.toISOString()}.`,
+        );
+      }
+      const livekit = await issueGrant(options.livekit, {
+        roomName: viewer.session.room_name,
+        identity: viewer.identity,
+        name: viewer.name,
+        publisher: viewer.publisher,
+        clock,
+      });
+      return json({ livekit, session: toSession(viewer.session) });
+    },
+  });
+}

@@ -1,0 +1,32 @@
+import { createTokenVerifier } from "../../../shared/auth.ts";
+import { systemClock } from "../../../shared/clock.ts";
+import { getDatabase } from "../../../shared/db.ts";
+import {
+  authEnv,
+  corsEnv,
+  databaseEnv,
+  linkEnv,
+  livekitRequiredEnv,
+  parseConfig,
+} from "../../../shared/env.ts";
+import { createLinkSigner } from "../../../shared/link.ts";
+import { createLiveKitTokenHandler } from "./handler.ts";
+
+const config = parseConfig({
+  database: databaseEnv,
+  auth: authEnv,
+  cors: corsEnv,
+  link: linkEnv,
+  livekit: livekitRequiredEnv,
+});
+
+const fetch = createLiveKitTokenHandler({
+  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  verifier: createTokenVerifier(config.auth),
+  links: createLinkSigner(config.link.linkSecret, systemClock),
+  livekit: config.livekit,
+  cors: config.cors,
+  clock: systemClock,
+});
+
+export default { fetch } satisfies Deno.ServeDefaultExport;

@@ -1,0 +1,65 @@
+/**
+ * `GET streams`: the starting and live sessions the caller may see (own, and those of
+ * streamers who named them an active guardian), newest first; or one session with its
+ * recordings, by `?sessionId=` (signed-in) or by a watch link.
+ */
+import { z } from "zod";
+import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
+import { readQuery } from "../../../shared/body.ts";
+import type { CorsOptions } from "../../../shared/cors.ts";
+import type { Database } from "../../../shared/db.ts";
+import { notFound } from "../../../shared/errors.ts";
+import { createFunction, json } from "../../../shared/http.ts";
+import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
+import type { LogSink } from "../../../shared/log.ts";
+import {
+  findSession,
+  listActiveSessions,
+  listRecordings,
+  toRecording,
+  toSession,
+} from "../../../shared/sessions.ts";
+import { resolveWatchLink } from "../../../shared/watch_link.ts";
+
+const Query = z.strictObject({
+  sessionId: z.uuid().optional(),
+  link: z.string().min(1).max(4096).optional(),
+});
+
+/** Options of {@linkcode createStreamsHandler}. */
+export interface StreamsOptions {
+  db: Database;
+  verifier: TokenVerifier;
+  links: LinkSigner;
+  cors: CorsOptions;
+  logSink?: LogSink;
+}
+
+/** Builds the `streams` function. */
+export function createStreamsHandler(options: StreamsOptions) {
+  const { db } = options;
+  const signedIn = withUser({ verifier: options.verifier }, async (request, _context, user) => {
+    const { sessionId } = readQuery(request, Query);
+    return await db.asUser(user, async (tx) => {
+      if (!sessionId) {
+        const sessions = await listActiveSessions(tx);
+        return json({ streams: sessions.map(toSession) });
+      }
+      const session = await findSession(tx, sessionId);
+      if (!session) throw notFound("No session with this id is visible to you.");
+      const recordings = await listRecordings(tx, sessionId);
+      return json({ session: toSession(session), recordings: recordings.map(toRecording) });
+    });
+  });
+
+  return createFunction({ name: "streams", cors: options.cors, logSink: options.logSink }, {
+    async GET(request, context) {
+      readQuery(request, Query);
+      const link = findLinkToken(request);
+      if (!link) return await signedIn(request, context);
+      const { session } = await resolveWatchLink(db, options.links, link);
+      const recordings = await db.asService((tx) => listRecordings(tx, session.id));
+      return json({ session: toSession(session), recordings: recordings.map(toRecording) });
+    },
+  });
+}

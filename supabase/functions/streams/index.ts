@@ -1,0 +1,22 @@
+import { createTokenVerifier } from "../../../shared/auth.ts";
+import { systemClock } from "../../../shared/clock.ts";
+import { getDatabase } from "../../../shared/db.ts";
+import { authEnv, corsEnv, databaseEnv, linkEnv, parseConfig } from "../../../shared/env.ts";
+import { createLinkSigner } from "../../../shared/link.ts";
+import { createStreamsHandler } from "./handler.ts";
+
+const config = parseConfig({
+  database: databaseEnv,
+  auth: authEnv,
+  cors: corsEnv,
+  link: linkEnv,
+});
+
+const fetch = createStreamsHandler({
+  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  verifier: createTokenVerifier(config.auth),
+  links: createLinkSigner(config.link.linkSecret, systemClock),
+  cors: config.cors,
+});
+
+export default { fetch } satisfies Deno.ServeDefaultExport;
