@@ -7,8 +7,9 @@
  *
  * Flags: `--concurrency N` (16), `--duration S` (5), `--warmup S` (1), `--only NAME`.
  * Database: a fresh one on `BENCH_DATABASE_URL`, else `TEST_DATABASE_URL`, else
- * `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards. Results also go to
- * `bench-results.json`.
+ * `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards. Results go to stderr
+ * and `bench-results.json`; stdout carries the functions' own log lines, whose cost is part
+ * of what is measured (`deno task bench > /dev/null` hides them).
  */
 import postgres from "postgres";
 import { join } from "node:path";
@@ -195,7 +196,8 @@ async function main(args: string[]): Promise<void> {
       results.push(compare(await measure(scenario, options), baseline));
     }
 
-    console.log(table(baseline, results));
+    // stderr, like the progress lines: stdout carries the functions' request logs.
+    console.error(table(baseline, results));
     const report = {
       createdAt: new Date().toISOString(),
       deno: Deno.version.deno,

@@ -88,6 +88,13 @@ function banner(stack: Stack): string {
       `  ${stack.streamerToken}`,
     );
   }
+  if (stack.defaultsApplied.includes("LIVEKIT_URL")) {
+    lines.push(
+      "LiveKit is not configured, so the functions expect one on ws://127.0.0.1:7880 with the",
+      "  key devkey and the LIVEKIT_API_SECRET of .data/dev-secrets.json (livekit-server --dev",
+      '  --keys "devkey: <secret>"), or set LIVEKIT_* in .env. Until then LiveKit calls answer 503.',
+    );
+  }
   lines.push("Ctrl-C stops the server.");
   return lines.join("\n");
 }

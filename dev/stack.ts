@@ -12,7 +12,6 @@ import { errorResponse, HttpError, notFound } from "../shared/errors.ts";
 import * as databases from "../shared/db.ts";
 import { prepareDatabase } from "./database.ts";
 import { loadEnvFile } from "./env_file.ts";
-import { startEmbeddedPostgres } from "./pglite.ts";
 import { STREAMER_A } from "./seed_ids.ts";
 
 /** The repository root, with a trailing separator. */
@@ -23,7 +22,10 @@ export const DEFAULT_PORT = 54321;
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 const FUNCTION_PATH = /^\/functions\/v1\/([^/]+)(?:\/|$)/;
-const GENERATED_SECRETS = ["SUPABASE_JWT_SECRET", "LINK_SIGNING_SECRET"] as const;
+const GENERATED_SECRETS = ["SUPABASE_JWT_SECRET", "LINK_SIGNING_SECRET"];
+const LIVEKIT_GROUP = ["LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"];
+/** Where `livekit-server --dev` listens, with the key name it uses; the secret is generated. */
+const LIVEKIT_DEFAULTS = { LIVEKIT_URL: "ws://127.0.0.1:7880", LIVEKIT_API_KEY: "devkey" };
 
 /** Options of {@linkcode startStack}. */
 export interface StartStackOptions {
@@ -116,6 +118,8 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     } else {
       const dataDir = options.dataDir ?? join(REPO_ROOT, ".data", "pglite");
       if (options.reset) await removeIfPresent(dataDir);
+      // Imported here: PGlite is heavy, and a stack on your database never needs it.
+      const { startEmbeddedPostgres } = await import("./pglite.ts");
       const embedded = await startEmbeddedPostgres({ dataDir });
       resources.embedded = embedded;
       databaseUrl = embedded.url;
@@ -226,13 +230,21 @@ async function applyDefaults(url: string, secretsFile: string | false | undefine
     APP_NAME: "VR Stream (dev)",
     EMAIL_FROM: "no-reply@example.test",
   };
+  // The session functions cannot boot without LiveKit. A group is filled only when none of
+  // it is set: completing a half-configured group would hide the mistake behind a default.
+  const livekitUnset = LIVEKIT_GROUP.every((name) => setting(name) === undefined);
+  if (livekitUnset) Object.assign(defaults, LIVEKIT_DEFAULTS);
+
   const applied: string[] = [];
   for (const [name, value] of Object.entries(defaults)) {
     if (setting(name) !== undefined) continue;
     Deno.env.set(name, value);
     applied.push(name);
   }
-  const missingSecrets = GENERATED_SECRETS.filter((name) => setting(name) === undefined);
+  const generated = livekitUnset
+    ? [...GENERATED_SECRETS, "LIVEKIT_API_SECRET"]
+    : [...GENERATED_SECRETS];
+  const missingSecrets = generated.filter((name) => setting(name) === undefined);
   if (missingSecrets.length > 0) {
     const path = secretsFile ?? join(REPO_ROOT, ".data", "dev-secrets.json");
     const secrets = await devSecrets(path, missingSecrets);

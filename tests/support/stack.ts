@@ -7,6 +7,9 @@ import { freshDatabase } from "./database.ts";
 import { TEST_SUPABASE_URL } from "./tokens.ts";
 
 const REPO_ROOT = new URL("../../", import.meta.url);
+
+/** Default `LIVEKIT_URL` of the test server: `.test` never resolves, so calls fail fast. */
+export const TEST_LIVEKIT_URL = "http://livekit.test";
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 const KEPT_LINES = 5_000;
@@ -80,6 +83,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
     SUPABASE_URL: TEST_SUPABASE_URL,
     SUPABASE_JWT_SECRET: testSecret(),
     LINK_SIGNING_SECRET: testSecret(),
+    // The session functions need LiveKit to boot; tests of them pass the double's settings.
+    LIVEKIT_URL: TEST_LIVEKIT_URL,
+    LIVEKIT_API_KEY: "test-api-key",
+    LIVEKIT_API_SECRET: testSecret(),
     ...(database.kind === "pglite" ? { DATABASE_POOL_SIZE: "1" } : {}),
     ...options.env,
   };
