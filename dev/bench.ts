@@ -158,7 +158,7 @@ async function main(args: string[]): Promise<void> {
     stack = await startStack({
       port: 0,
       envFile: false,
-      secretsFile: false,
+      persistSecrets: false,
       seed: true,
       env: { SUPABASE_DB_URL: databaseUrl.href, DATABASE_URL: databaseUrl.href },
       log: (line) => console.error(line),

@@ -4,7 +4,8 @@
  *
  * Flags: `--port N` (0: any free port), `--reset` (wipe the embedded database first),
  * `--seed` / `--no-seed` (demo data; default: only into the embedded database),
- * `--no-env-file` (ignore `.env`), `--functions-dir DIR`.
+ * `--no-env-file` (ignore `.env`), `--data-dir DIR` (local state, default `.data`),
+ * `--functions-dir DIR`.
  *
  * Harnesses wait for the one stdout line `READY {"url":"http://127.0.0.1:PORT"}`.
  */
@@ -13,7 +14,7 @@ import { parseArgs } from "node:util";
 import { type Stack, startStack, type StartStackOptions } from "./stack.ts";
 
 const USAGE = `Usage: deno task dev [--port N] [--reset] [--seed | --no-seed] [--no-env-file]
-                     [--functions-dir DIR]`;
+                     [--data-dir DIR] [--functions-dir DIR]`;
 
 if (import.meta.main) await main(Deno.args);
 
@@ -53,6 +54,7 @@ function parseFlags(args: string[]): StartStackOptions {
       seed: { type: "boolean" },
       "no-seed": { type: "boolean" },
       "no-env-file": { type: "boolean", default: false },
+      "data-dir": { type: "string" },
       "functions-dir": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -73,6 +75,7 @@ function parseFlags(args: string[]): StartStackOptions {
   if (values.seed) options.seed = true;
   if (values["no-seed"]) options.seed = false;
   if (values["no-env-file"]) options.envFile = false;
+  if (values["data-dir"]) options.dataDir = resolve(values["data-dir"]);
   if (values["functions-dir"]) options.functionsDir = resolve(values["functions-dir"]);
   return options;
 }

@@ -37,17 +37,20 @@ export interface StartStackOptions {
   env?: Record<string, string>;
   /** The `.env` file to read, or `false` to read none. @default `.env` at the repository root */
   envFile?: string | false;
-  /** Where the embedded database keeps its files. @default `.data/pglite` at the repository root */
+  /**
+   * Folder of local state: the embedded database in `pglite/`, generated secrets in
+   * `dev-secrets.json`. @default `.data` at the repository root
+   */
   dataDir?: string;
   /** Wipe the embedded database before starting it. @default false */
   reset?: boolean;
   /** Load the demo data of `supabase/seed.sql`. @default true on the embedded database, else false */
   seed?: boolean;
   /**
-   * Where generated development secrets are kept so tokens survive restarts, or `false` to
-   * keep them in memory only. @default `.data/dev-secrets.json` at the repository root
+   * Keep generated development secrets in `dev-secrets.json`, so tokens survive restarts;
+   * `false` keeps them in memory only. @default true
    */
-  secretsFile?: string | false;
+  persistSecrets?: boolean;
   /** The folder holding one folder per function. @default `supabase/functions` at the repository root */
   functionsDir?: string;
   /** Receives progress lines meant for people; never a secret. @default console.log */
@@ -106,7 +109,11 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     );
     const url = `http://${displayHost(hostname)}:${resources.server.addr.port}`;
 
-    const defaultsApplied = await applyDefaults(url, options.secretsFile);
+    const dataDir = options.dataDir ?? join(REPO_ROOT, ".data");
+    const secretsFile = options.persistSecrets === false
+      ? false
+      : join(dataDir, "dev-secrets.json");
+    const defaultsApplied = await applyDefaults(url, secretsFile);
     if (defaultsApplied.length > 0) log(`Development defaults for: ${defaultsApplied.join(", ")}`);
 
     const configured = setting("SUPABASE_DB_URL") ?? setting("DATABASE_URL");
@@ -116,17 +123,17 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       if (options.reset) log("Ignoring --reset: it only wipes the embedded database.");
       log("Database: the one in SUPABASE_DB_URL / DATABASE_URL");
     } else {
-      const dataDir = options.dataDir ?? join(REPO_ROOT, ".data", "pglite");
-      if (options.reset) await removeIfPresent(dataDir);
+      const pgliteDir = join(dataDir, "pglite");
+      if (options.reset) await removeIfPresent(pgliteDir);
       // Imported here: PGlite is heavy, and a stack on your database never needs it.
       const { startEmbeddedPostgres } = await import("./pglite.ts");
-      const embedded = await startEmbeddedPostgres({ dataDir });
+      const embedded = await startEmbeddedPostgres({ dataDir: pgliteDir });
       resources.embedded = embedded;
       databaseUrl = embedded.url;
       // PGlite serves one connection at a time, so every function shares a pool of one.
       Deno.env.set("DATABASE_URL", databaseUrl);
       Deno.env.set("DATABASE_POOL_SIZE", "1");
-      log(`Database: embedded PGlite in ${dataDir}`);
+      log(`Database: embedded PGlite in ${pgliteDir}`);
     }
 
     const seed = options.seed ?? !configured;
@@ -222,7 +229,7 @@ function setting(name: string): string | undefined {
 }
 
 /** Fills unset settings with development values and returns their names. */
-async function applyDefaults(url: string, secretsFile: string | false | undefined) {
+async function applyDefaults(url: string, secretsFile: string | false) {
   const defaults: Record<string, string> = {
     SUPABASE_URL: url,
     VIEWER_URL: `${url}/viewer`,
@@ -246,8 +253,7 @@ async function applyDefaults(url: string, secretsFile: string | false | undefine
     : [...GENERATED_SECRETS];
   const missingSecrets = generated.filter((name) => setting(name) === undefined);
   if (missingSecrets.length > 0) {
-    const path = secretsFile ?? join(REPO_ROOT, ".data", "dev-secrets.json");
-    const secrets = await devSecrets(path, missingSecrets);
+    const secrets = await devSecrets(secretsFile, missingSecrets);
     for (const name of missingSecrets) {
       Deno.env.set(name, secrets[name]);
       applied.push(name);

@@ -92,7 +92,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
   };
   let server: ServerProcess;
   try {
-    server = await spawnServer(env, options.args ?? []);
+    server = await spawnServer({ env, args: options.args });
   } catch (error) {
     await database.close();
     throw error;
@@ -123,14 +123,30 @@ export function testSecret(): string {
     .replace(/=+$/, "");
 }
 
-interface ServerProcess {
+/** Options of {@linkcode spawnServer}. */
+export interface SpawnServerOptions {
+  /** The server's whole environment, besides what it inherits to find Deno's cache and CAs. */
+  env?: Record<string, string>;
+  /** More flags for `dev/server.ts`. */
+  args?: string[];
+}
+
+/** A running `dev/server.ts` process. */
+export interface ServerProcess {
   url: string;
   output(): { stdout: string; stderr: string };
   exited: Promise<Deno.CommandStatus>;
   stop(): Promise<void>;
 }
 
-async function spawnServer(env: Record<string, string>, args: string[]): Promise<ServerProcess> {
+/**
+ * Runs `dev/server.ts --port 0 --no-env-file` with exactly the given settings and waits for
+ * its `READY` line; {@linkcode startServer} is this on a fresh database with test settings.
+ * Throws {@linkcode ServerStartError} when the server exits first or takes over 30 s.
+ */
+export async function spawnServer(options: SpawnServerOptions = {}): Promise<ServerProcess> {
+  const env = options.env ?? {};
+  const args = options.args ?? [];
   const inherited: Record<string, string> = {};
   for (const name of INHERITED) {
     const value = Deno.env.get(name);
