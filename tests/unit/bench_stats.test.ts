@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { compare, measure, type Measurement, percentile } from "../../dev/bench.ts";
+
+Deno.test("percentile takes the nearest rank of sorted values", () => {
+  const values = Array.from({ length: 100 }, (_, index) => index + 1);
+  assert.equal(percentile(values, 0.5), 50);
+  assert.equal(percentile(values, 0.99), 99);
+  assert.equal(percentile([7], 0.99), 7);
+  assert.ok(Number.isNaN(percentile([], 0.5)));
+});
+
+Deno.test("compare gives each figure as a ratio of the baseline's", () => {
+  const baseline: Measurement = {
+    name: "baseline",
+    requests: 1000,
+    errors: 0,
+    p50Ms: 2,
+    p99Ms: 10,
+    requestsPerSecond: 1000,
+  };
+  const result = compare(
+    { ...baseline, name: "health", p50Ms: 3, p99Ms: 25, requestsPerSecond: 400 },
+    baseline,
+  );
+  assert.deepEqual(
+    [result.p50Ratio, result.p99Ratio, result.rateRatio],
+    [1.5, 2.5, 0.4],
+  );
+});
+
+Deno.test("measure counts the requests of the window and the failed ones", async () => {
+  let served = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    served++;
+    return new Response(null, { status: served % 2 === 0 ? 500 : 200 });
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/`;
+    const result = await measure(
+      { name: "alternating", request: () => new Request(url), expectStatus: [200] },
+      { concurrency: 1, durationMs: 300, warmupMs: 50 },
+    );
+    assert.ok(result.requests > 0);
+    assert.ok(result.requests <= served);
+    assert.ok(Math.abs(result.errors - result.requests / 2) <= 1, JSON.stringify(result));
+    assert.ok(result.p50Ms <= result.p99Ms);
+    assert.equal(result.requestsPerSecond, Math.round(result.requests / 0.3 * 100) / 100);
+  } finally {
+    await server.shutdown();
+  }
+});
