@@ -90,6 +90,8 @@ function banner(stack: Stack): string {
       "Access token of the seeded streamer A (valid 24 h):",
       `  ${stack.streamerToken}`,
     );
+  } else {
+    lines.push("No access token: the demo streamer A is not in this database (--seed adds it).");
   }
   if (stack.defaultsApplied.includes("LIVEKIT_URL")) {
     lines.push(
