@@ -176,6 +176,8 @@ export const livekitEnv = optionalGroup("LiveKit", {
   LIVEKIT_API_SECRET: secret("LIVEKIT_API_SECRET"),
   LIVEKIT_MAX_PARTICIPANTS: z.coerce.number({ error: "LIVEKIT_MAX_PARTICIPANTS must be a number" })
     .int().min(2).max(10_000).optional(),
+  LIVEKIT_TIMEOUT_SECONDS: z.coerce.number({ error: "LIVEKIT_TIMEOUT_SECONDS must be a number" })
+    .min(0.1).max(60).default(5),
 }).transform((livekit) =>
   livekit && {
     url: livekit.LIVEKIT_URL.replace(/\/+$/, ""),
@@ -184,6 +186,7 @@ export const livekitEnv = optionalGroup("LiveKit", {
     apiKey: livekit.LIVEKIT_API_KEY,
     apiSecret: livekit.LIVEKIT_API_SECRET,
     maxParticipants: livekit.LIVEKIT_MAX_PARTICIPANTS,
+    timeoutSeconds: livekit.LIVEKIT_TIMEOUT_SECONDS,
   }
 );
 

@@ -30,6 +30,8 @@ export interface LiveKitSettings {
   apiKey: string;
   apiSecret: string;
   maxParticipants?: number;
+  /** Bound on every LiveKit API call, in seconds. */
+  timeoutSeconds: number;
 }
 
 /** Where egress writes recordings. */
@@ -142,13 +144,11 @@ export interface CreateRoomOptions {
   streamerId: string;
   /** Record the streamer with participant auto egress to this target. */
   recording?: RecordingTarget;
-  /** Request timeout in seconds. @default {5} */
-  timeoutSeconds?: number;
 }
 
-function roomService(settings: LiveKitSettings, timeoutSeconds: number): RoomServiceClient {
+function roomService(settings: LiveKitSettings): RoomServiceClient {
   return new RoomServiceClient(settings.httpUrl, settings.apiKey, settings.apiSecret, {
-    requestTimeout: timeoutSeconds,
+    requestTimeout: settings.timeoutSeconds,
   });
 }
 
@@ -185,7 +185,7 @@ export async function createSessionRoom(
     }),
   });
   try {
-    await roomService(settings, options.timeoutSeconds ?? 5).createRoom({
+    await roomService(settings).createRoom({
       name: roomNameFor(options.sessionId),
       emptyTimeout: 10 * 60,
       departureTimeout: 2 * 60,
@@ -202,10 +202,9 @@ export async function createSessionRoom(
 export async function deleteSessionRoom(
   settings: LiveKitSettings,
   sessionId: string,
-  options: { timeoutSeconds?: number } = {},
 ): Promise<void> {
   try {
-    await roomService(settings, options.timeoutSeconds ?? 5).deleteRoom(roomNameFor(sessionId));
+    await roomService(settings).deleteRoom(roomNameFor(sessionId));
   } catch (error) {
     // A room that is already gone is what we wanted.
     if ((error as { status?: number }).status === 404) return;
