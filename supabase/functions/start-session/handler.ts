@@ -101,14 +101,15 @@ export function createStartSessionHandler(options: StartSessionOptions) {
 
   return createFunction({ name: OPERATION, cors: options.cors, logSink: options.logSink }, {
     POST: withUser({ verifier: options.verifier }, async (request, context, user) => {
+      const key = idempotencyKeyOf(request);
+      const input = await readJson(request, Body);
+      // After validation, so that bad requests write nothing, not even a rate-limit hit.
       await enforceRateLimit(
         db,
         { name: OPERATION, limit: 10, windowSeconds: 60 },
         user.sub,
         clock,
       );
-      const key = idempotencyKeyOf(request);
-      const input = await readJson(request, Body);
       const hash = await sha256(JSON.stringify(input));
       const record = input.record && options.recording !== undefined;
       const now = clock.now();
