@@ -243,3 +243,39 @@ export const emailEnv = z.object({
   from: env.EMAIL_FROM,
   appName: env.APP_NAME,
 }));
+
+/**
+ * What sending email needs beside {@linkcode emailEnv}: with `SENDGRID_API_KEY`, `EMAIL_FROM`
+ * too (a key without a sender fails at boot); and how long one SendGrid call may take.
+ */
+export const emailDeliveryEnv = z.object({
+  SENDGRID_API_KEY: z.string().optional(),
+  EMAIL_FROM: z.string().optional(),
+  SENDGRID_TIMEOUT_SECONDS: z.coerce.number({ error: "SENDGRID_TIMEOUT_SECONDS must be a number" })
+    .min(0.1).max(60).default(10),
+}).transform((env, ctx) => {
+  if (env.SENDGRID_API_KEY && !env.EMAIL_FROM) {
+    ctx.addIssue({
+      code: "custom",
+      message: "EMAIL_FROM must be set too (SENDGRID_API_KEY is set)",
+    });
+    return z.NEVER;
+  }
+  return { timeoutSeconds: env.SENDGRID_TIMEOUT_SECONDS };
+});
+
+/** The web viewer, where the links in emails point. */
+export const viewerEnv = z.object({
+  VIEWER_URL: httpUrl("VIEWER_URL"),
+}).transform((env) => ({ viewerUrl: env.VIEWER_URL }));
+
+/**
+ * Where the functions themselves are reached from outside (the one-click unsubscribe URL, the
+ * background outbox drain): `FUNCTIONS_URL`, else `$SUPABASE_URL/functions/v1`.
+ */
+export const functionsEnv = z.object({
+  SUPABASE_URL: httpUrl("SUPABASE_URL"),
+  FUNCTIONS_URL: httpUrl("FUNCTIONS_URL").optional(),
+}).transform((env) => ({
+  functionsUrl: env.FUNCTIONS_URL ?? `${env.SUPABASE_URL}/functions/v1`,
+}));
