@@ -231,6 +231,15 @@ export const storageEnv = optionalGroup("storage", {
   }
 );
 
+/** How many days recordings are kept before retention deletes them. */
+export const recordingRetentionEnv = z.object({
+  RECORDING_RETENTION_DAYS: z.coerce.number({ error: "RECORDING_RETENTION_DAYS must be a number" })
+    .int("RECORDING_RETENTION_DAYS must be a whole number of days")
+    .min(1, "RECORDING_RETENTION_DAYS must be at least 1")
+    .max(3650, "RECORDING_RETENTION_DAYS must be at most 3650")
+    .default(90),
+}).transform((env) => ({ retentionDays: env.RECORDING_RETENTION_DAYS }));
+
 /** Email: without `SENDGRID_API_KEY`, mail is captured locally instead of sent. */
 export const emailEnv = z.object({
   SENDGRID_API_KEY: z.string().min(20, "SENDGRID_API_KEY is too short to be a key").optional(),
