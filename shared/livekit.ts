@@ -12,6 +12,7 @@
 import {
   AccessToken,
   AutoParticipantEgress,
+  EgressClient,
   EncodedFileOutput,
   EncodedFileType,
   EncodingOptionsPreset,
@@ -157,6 +158,18 @@ export function recordingPrefix(streamerId: string, sessionId: string): string {
   return `recordings/${streamerId}/${sessionId}/`;
 }
 
+/** An MP4 file written straight to the bucket under the session's prefix. */
+function fileOutput(streamerId: string, sessionId: string, target: RecordingTarget) {
+  return new EncodedFileOutput({
+    fileType: EncodedFileType.MP4,
+    filepath: `${recordingPrefix(streamerId, sessionId)}{time}.mp4`,
+    output: {
+      case: "gcp",
+      value: new GCPUpload({ bucket: target.bucket, credentials: target.credentialsJson }),
+    },
+  });
+}
+
 /**
  * Creates the session's room server side, with participant auto egress writing MP4 (1080p30)
  * straight to GCS when recording. Throws `503 livekit_unavailable` when LiveKit cannot be
@@ -169,19 +182,7 @@ export async function createSessionRoom(
   const egress = options.recording && new RoomEgress({
     participant: new AutoParticipantEgress({
       options: { case: "preset", value: EncodingOptionsPreset.H264_1080P_30 },
-      fileOutputs: [
-        new EncodedFileOutput({
-          fileType: EncodedFileType.MP4,
-          filepath: `${recordingPrefix(options.streamerId, options.sessionId)}{time}.mp4`,
-          output: {
-            case: "gcp",
-            value: new GCPUpload({
-              bucket: options.recording.bucket,
-              credentials: options.recording.credentialsJson,
-            }),
-          },
-        }),
-      ],
+      fileOutputs: [fileOutput(options.streamerId, options.sessionId, options.recording)],
     }),
   });
   try {
@@ -208,6 +209,56 @@ export async function deleteSessionRoom(
   } catch (error) {
     // A room that is already gone is what we wanted.
     if ((error as { status?: number }).status === 404) return;
+    throw unavailable("livekit", error);
+  }
+}
+
+function egressService(settings: LiveKitSettings): EgressClient {
+  return new EgressClient(settings.httpUrl, settings.apiKey, settings.apiSecret, {
+    requestTimeout: settings.timeoutSeconds,
+  });
+}
+
+/**
+ * Records the streamer again with a participant egress (1080p30 MP4 to the bucket), as when
+ * they reconnect after their egress ended. Returns the egress id; `503 livekit_unavailable`.
+ */
+export async function startStreamerEgress(
+  settings: LiveKitSettings,
+  options: { sessionId: string; streamerId: string; recording: RecordingTarget },
+): Promise<string> {
+  try {
+    const info = await egressService(settings).startParticipantEgress(
+      roomNameFor(options.sessionId),
+      streamerIdentity(options.streamerId),
+      { file: fileOutput(options.streamerId, options.sessionId, options.recording) },
+      { encodingOptions: EncodingOptionsPreset.H264_1080P_30 },
+    );
+    return info.egressId;
+  } catch (error) {
+    throw unavailable("livekit", error);
+  }
+}
+
+/** Names of the rooms that exist now. `503 livekit_unavailable`. */
+export async function listRoomNames(settings: LiveKitSettings): Promise<Set<string>> {
+  try {
+    const rooms = await roomService(settings).listRooms();
+    return new Set(rooms.map((room) => room.name));
+  } catch (error) {
+    throw unavailable("livekit", error);
+  }
+}
+
+/** The egresses of a room as protobuf JSON (see shared/egress.ts). `503 livekit_unavailable`. */
+export async function listRoomEgress(
+  settings: LiveKitSettings,
+  roomName: string,
+): Promise<Record<string, unknown>[]> {
+  try {
+    const items = await egressService(settings).listEgress({ roomName });
+    return items.map((item) => item.toJson() as Record<string, unknown>);
+  } catch (error) {
     throw unavailable("livekit", error);
   }
 }

@@ -1,0 +1,141 @@
+/**
+ * `POST livekit-webhook`. The raw body is verified with LiveKit's `WebhookReceiver` before
+ * anything else; then, in one transaction, the event id is claimed in the ledger, the event's
+ * module applies its effects under the session's row lock, and the ledger records the outcome.
+ * A duplicate id changes nothing. LiveKit retries only on 5xx, so transient failures are 503
+ * and bad input is 4xx.
+ */
+import { WebhookReceiver } from "livekit-server-sdk";
+import type postgres from "postgres";
+import { readText, WEBHOOK_BODY_LIMIT } from "../../../shared/body.ts";
+import type { Clock } from "../../../shared/clock.ts";
+import type { CorsOptions } from "../../../shared/cors.ts";
+import type { Database } from "../../../shared/db.ts";
+import { HttpError } from "../../../shared/errors.ts";
+import { createFunction, json, toHttpError } from "../../../shared/http.ts";
+import type { LiveKitSettings, RecordingTarget } from "../../../shared/livekit.ts";
+import { describeError, type LogSink } from "../../../shared/log.ts";
+import { DISPATCH, type WebhookEventName } from "./dispatch.ts";
+import type { EventJson } from "./events/types.ts";
+import { lockSession, refreshDerived } from "./session_state.ts";
+
+/** Options of {@linkcode createWebhookHandler}. */
+export interface WebhookOptions {
+  db: Database;
+  livekit: LiveKitSettings;
+  /** Where a restarted egress records; without it, no egress is restarted. */
+  recording?: RecordingTarget;
+  cors: CorsOptions;
+  clock: Clock;
+  logSink?: LogSink;
+}
+
+function isMalformed(error: unknown): boolean {
+  return error instanceof SyntaxError ||
+    (error instanceof Error && error.message.startsWith("cannot decode message"));
+}
+
+function eventTime(event: EventJson, fallback: Date): Date {
+  const seconds = Number(event.createdAt ?? 0);
+  return seconds > 0 ? new Date(seconds * 1000) : fallback;
+}
+
+/** Builds the `livekit-webhook` function. */
+export function createWebhookHandler(options: WebhookOptions) {
+  const { db, clock } = options;
+  const receiver = new WebhookReceiver(options.livekit.apiKey, options.livekit.apiSecret);
+
+  async function verify(body: string, authorization: string | null): Promise<EventJson> {
+    try {
+      const event = await receiver.receive(body, authorization ?? undefined);
+      return event.toJson() as EventJson;
+    } catch (error) {
+      if (isMalformed(error)) {
+        throw new HttpError(400, "invalid_json", "The webhook body is not a LiveKit event.", {
+          cause: error,
+        });
+      }
+      throw new HttpError(401, "invalid_signature", "The webhook signature is not valid.");
+    }
+  }
+
+  /** Applies one verified event; returns its outcome, or "duplicate". */
+  async function apply(event: EventJson & { id: string; event: string }): Promise<string> {
+    const started = performance.now();
+    const now = clock.now();
+    const roomName = event.room?.name ?? event.egressInfo?.roomName ?? null;
+    return await db.asService(async (tx) => {
+      const [claimed] = await tx`
+        insert into public.webhook_events (id, event, room_name, outcome, received_at, payload)
+        values (${event.id}, ${event.event}, ${roomName}, 'processing', ${now}, ${
+        tx.json(event as unknown as postgres.JSONValue)
+      })
+        on conflict (id) do update
+           set outcome = 'processing', error = null, received_at = excluded.received_at
+         where webhook_events.outcome = 'failed'
+        returning id`;
+      if (!claimed) return "duplicate";
+      const module = DISPATCH[event.event as WebhookEventName];
+      const session = roomName ? await lockSession(tx, roomName) : undefined;
+      let outcome: string;
+      if (!module) outcome = `ignored: ${event.event} changes nothing here`;
+      else if (!session) outcome = "ignored: no session has this room";
+      else {
+        outcome = await module(event, {
+          tx,
+          session,
+          at: eventTime(event, now),
+          now,
+          livekit: options.livekit,
+          recording: options.recording,
+        });
+        await refreshDerived(tx, session.id, now);
+      }
+      await tx`
+        update public.webhook_events
+           set outcome = 'processed', processed_at = ${now},
+               duration_ms = ${Math.round((performance.now() - started) * 100) / 100}
+         where id = ${event.id}`;
+      return outcome;
+    });
+  }
+
+  /** Notes a failed event outside the rolled-back transaction, so a retry re-applies it. */
+  async function recordFailure(event: EventJson & { id: string; event: string }, error: unknown) {
+    const message = error instanceof Error ? error.message.slice(0, 500) : String(error);
+    await db.asService((tx) =>
+      tx`
+        insert into public.webhook_events (id, event, room_name, outcome, received_at, payload, error)
+        values (${event.id}, ${event.event}, ${event.room?.name ?? null}, 'failed', ${clock.now()},
+                ${tx.json(event as unknown as postgres.JSONValue)}, ${message})
+        on conflict (id) do update set outcome = 'failed', error = excluded.error
+         where webhook_events.outcome <> 'processed'`
+    );
+  }
+
+  return createFunction({ name: "livekit-webhook", cors: options.cors, logSink: options.logSink }, {
+    async POST(request, context) {
+      const body = await readText(request, WEBHOOK_BODY_LIMIT);
+      const event = await verify(body, request.headers.get("authorization"));
+      if (!event.id || !event.event) {
+        context.log.warn("signed event without id or name", { event: event.event });
+        throw new HttpError(400, "invalid_request", "The event has no id or no name.");
+      }
+      const identified = event as EventJson & { id: string; event: string };
+      context.annotate({ event: event.event, eventId: event.id });
+      try {
+        const outcome = await apply(identified);
+        context.annotate({ outcome });
+        return json({ ok: true });
+      } catch (error) {
+        const failure = toHttpError(error);
+        if (failure.status === 500) {
+          await recordFailure(identified, error).catch((cause) =>
+            context.log.error("could not record the failed event", describeError(cause))
+          );
+        }
+        throw error;
+      }
+    },
+  });
+}
