@@ -66,7 +66,7 @@ Deno.test("webhook events converge whatever their order, repetition or concurren
       signed.set(event, await signEvent(event, livekit.apiKey, livekit.apiSecret));
     }
 
-    async function deliver(event: EventJson): Promise<void> {
+    const deliver = async (event: EventJson): Promise<void> => {
       const { body, authorization } = signed.get(event)!;
       const response = await handler(
         new Request("http://127.0.0.1/functions/v1/livekit-webhook", {
@@ -77,16 +77,16 @@ Deno.test("webhook events converge whatever their order, repetition or concurren
       );
       const text = await response.text();
       assert.equal(response.status, 200, `${event.event}: ${text}`);
-    }
+    };
 
-    async function replay(order: EventJson[], concurrency = 1) {
+    const replay = async (order: EventJson[], concurrency = 1) => {
       await resetSessions(db.sql, sessions);
       let next = 0;
       await Promise.all(Array.from({ length: concurrency }, async () => {
         while (next < order.length) await deliver(order[next++]);
       }));
       return await snapshot(db.sql, sessions, egressIds);
-    }
+    };
 
     const inOrder = await replay(events);
     await t.step("in order: sessions end, viewers counted, recordings final", () => {
