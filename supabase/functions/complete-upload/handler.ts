@@ -1,0 +1,118 @@
+/**
+ * `POST complete-upload`: the streamer says their upload is done. The recording becomes
+ * `ready` only when the bucket holds its object with the announced size and type; the
+ * database then queues the "recording ready" emails (a trigger). Otherwise `409
+ * upload_incomplete` and it stays `uploading`. Idempotent once ready.
+ */
+import { z } from "zod";
+import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
+import { readJson } from "../../../shared/body.ts";
+import type { Clock } from "../../../shared/clock.ts";
+import type { CorsOptions } from "../../../shared/cors.ts";
+import type { Database } from "../../../shared/db.ts";
+import { conflict, forbidden, notFound } from "../../../shared/errors.ts";
+import { createFunction, json } from "../../../shared/http.ts";
+import type { LogSink } from "../../../shared/log.ts";
+import { findRecording, requireStorage } from "../../../shared/recordings.ts";
+import { toRecording } from "../../../shared/sessions.ts";
+import type { ObjectStorage } from "../../../shared/storage.ts";
+
+const Body = z.strictObject({ recordingId: z.uuid() });
+
+/** Options of {@linkcode createCompleteUploadHandler}. */
+export interface CompleteUploadOptions {
+  db: Database;
+  verifier: TokenVerifier;
+  /** The bucket; without one, completing an upload is `503 storage_unavailable`. */
+  storage: ObjectStorage | undefined;
+  cors: CorsOptions;
+  clock: Clock;
+  logSink?: LogSink;
+}
+
+const NOT_FOUND = "No recording with this id is visible to you.";
+
+/** Builds the `complete-upload` function. */
+export function createCompleteUploadHandler(options: CompleteUploadOptions) {
+  const { db, clock } = options;
+  return createFunction({
+    name: "complete-upload",
+    cors: options.cors,
+    logSink: options.logSink,
+  }, {
+    POST: withUser(
+      { verifier: options.verifier },
+      async (request, context, user) => {
+        const { recordingId } = await readJson(request, Body);
+        context.annotate({ recordingId });
+        const recording = await db.asUser(
+          user,
+          (tx) => findRecording(tx, recordingId),
+        );
+        if (!recording || recording.status === "deleted") {
+          throw notFound(NOT_FOUND);
+        }
+        if (recording.streamer_id !== user.sub) {
+          throw forbidden("Only the streamer can complete their upload.");
+        }
+        if (recording.status === "ready") {
+          return json({ recording: toRecording(recording) });
+        }
+        if (recording.source !== "upload") {
+          throw conflict(
+            "upload_incomplete",
+            "This recording is made by LiveKit, not uploaded; it becomes ready by itself.",
+          );
+        }
+        if (recording.status !== "uploading") {
+          throw conflict(
+            "upload_incomplete",
+            `This upload can no longer be completed (${
+              recording.error ?? `it is ${recording.status}`
+            }); sign a new upload URL and upload the file again.`,
+          );
+        }
+
+        const expected = {
+          sizeBytes: Number(recording.expected_size_bytes),
+          contentType: recording.content_type,
+        };
+        const stored = await requireStorage(options.storage).stat(
+          recording.object_path!,
+        );
+        const found = stored &&
+          { sizeBytes: stored.sizeBytes, contentType: stored.contentType };
+        if (
+          !found || found.sizeBytes !== expected.sizeBytes ||
+          found.contentType?.toLowerCase() !== expected.contentType
+        ) {
+          throw conflict(
+            "upload_incomplete",
+            found
+              ? `The uploaded file has ${found.sizeBytes} bytes of ${found.contentType}; ${expected.sizeBytes} bytes of ${expected.contentType} were announced.`
+              : "The file has not been uploaded yet: PUT it to the signed URL first.",
+            { expected, found: found ?? null },
+          );
+        }
+
+        const now = clock.now();
+        const completed = await db.asUser(user, async (tx) => {
+          const [, row] = await Promise.all([
+            tx`
+            update public.recordings
+               set status = 'ready', size_bytes = ${found.sizeBytes}, ready_at = ${now},
+                   updated_at = ${now}
+             where id = ${recordingId} and status = 'uploading'`,
+            findRecording(tx, recordingId),
+          ]);
+          return row;
+        });
+        // Deleted meanwhile (by the streamer or a guardian): it is gone either way.
+        if (!completed || completed.status === "deleted") {
+          throw notFound(NOT_FOUND);
+        }
+        return json({ recording: toRecording(completed) });
+      },
+    ),
+  });
+}

@@ -1,0 +1,29 @@
+import { createTokenVerifier } from "../../../shared/auth.ts";
+import { systemClock } from "../../../shared/clock.ts";
+import { getDatabase } from "../../../shared/db.ts";
+import {
+  authEnv,
+  corsEnv,
+  databaseEnv,
+  parseConfig,
+  storageEnv,
+} from "../../../shared/env.ts";
+import { getObjectStorage } from "../../../shared/storage.ts";
+import { createDeleteRecordingHandler } from "./handler.ts";
+
+const config = parseConfig({
+  database: databaseEnv,
+  auth: authEnv,
+  cors: corsEnv,
+  storage: storageEnv,
+});
+
+const fetch = createDeleteRecordingHandler({
+  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  verifier: createTokenVerifier(config.auth),
+  storage: config.storage && getObjectStorage(config.storage),
+  cors: config.cors,
+  clock: systemClock,
+});
+
+export default { fetch } satisfies Deno.ServeDefaultExport;

@@ -1,0 +1,33 @@
+import { createTokenVerifier } from "../../../shared/auth.ts";
+import { systemClock } from "../../../shared/clock.ts";
+import { getDatabase } from "../../../shared/db.ts";
+import {
+  authEnv,
+  corsEnv,
+  databaseEnv,
+  linkEnv,
+  parseConfig,
+  storageEnv,
+} from "../../../shared/env.ts";
+import { createLinkSigner } from "../../../shared/link.ts";
+import { getObjectStorage } from "../../../shared/storage.ts";
+import { createRecordingUrlHandler } from "./handler.ts";
+
+const config = parseConfig({
+  database: databaseEnv,
+  auth: authEnv,
+  cors: corsEnv,
+  link: linkEnv,
+  storage: storageEnv,
+});
+
+const fetch = createRecordingUrlHandler({
+  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  verifier: createTokenVerifier(config.auth),
+  links: createLinkSigner(config.link.linkSecret, systemClock),
+  storage: config.storage && getObjectStorage(config.storage),
+  cors: config.cors,
+  clock: systemClock,
+});
+
+export default { fetch } satisfies Deno.ServeDefaultExport;
