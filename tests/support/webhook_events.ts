@@ -178,6 +178,14 @@ function fileResult(session: GeneratedSession, start: bigint, end: number, bucke
   };
 }
 
+/** The `Authorization` header LiveKit sends with `body`. */
+export async function signBody(body: string, apiKey: string, apiSecret: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
+  const token = new AccessToken(apiKey, apiSecret);
+  token.sha256 = btoa(String.fromCharCode(...new Uint8Array(digest)));
+  return await token.toJwt();
+}
+
 /** A body and its `Authorization` header, signed as LiveKit signs webhooks. */
 export async function signEvent(
   event: EventJson,
@@ -185,8 +193,5 @@ export async function signEvent(
   apiSecret: string,
 ): Promise<{ body: string; authorization: string }> {
   const body = JSON.stringify(event);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
-  const token = new AccessToken(apiKey, apiSecret);
-  token.sha256 = btoa(String.fromCharCode(...new Uint8Array(digest)));
-  return { body, authorization: await token.toJwt() };
+  return { body, authorization: await signBody(body, apiKey, apiSecret) };
 }

@@ -32,7 +32,7 @@ export interface WebhookOptions {
 
 function isMalformed(error: unknown): boolean {
   return error instanceof SyntaxError ||
-    (error instanceof Error && error.message.startsWith("cannot decode message"));
+    (error instanceof Error && error.message.startsWith("cannot decode"));
 }
 
 function eventTime(event: EventJson, fallback: Date): Date {
