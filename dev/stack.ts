@@ -20,6 +20,7 @@ export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 /** The port of `deno task dev` when neither `--port` nor `PORT` says otherwise. */
 export const DEFAULT_PORT = 54321;
 
+const EMBEDDED_CLOSE_TIMEOUT_MS = 3000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 const FUNCTION_PATH = /^\/functions\/v1\/([^/]+)(?:\/|$)/;
 const GENERATED_SECRETS = ["SUPABASE_JWT_SECRET", "LINK_SIGNING_SECRET"];
@@ -79,7 +80,7 @@ type FetchHandler = Deno.ServeDefaultExport["fetch"];
 
 interface Resources {
   server?: Deno.HttpServer<Deno.NetAddr>;
-  embedded?: { close(): Promise<void> };
+  embedded?: { db: { close(): Promise<void> }; close(): Promise<void> };
 }
 
 /**
@@ -388,9 +389,30 @@ async function release(resources: Resources): Promise<void> {
   }
   await attempt(() => resources.server?.shutdown());
   await attempt(() => closeAllDatabases());
-  await attempt(() => resources.embedded?.close());
+  if (resources.embedded) await attempt(() => closeEmbedded(resources.embedded!));
   if (problems.length > 0) {
     throw new AggregateError(problems, "Cannot stop the local stack cleanly");
+  }
+}
+
+/**
+ * Closes the embedded database. Under Deno 2.1's node:net the socket server's close callback
+ * can stay pending for good after a client has come and gone, and nothing else keeps the
+ * process alive; PGlite itself is then closed directly, so its files are left consistent.
+ */
+async function closeEmbedded(
+  embedded: { db: { close(): Promise<void> }; close(): Promise<void> },
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise<true>((resolve) => {
+    timer = setTimeout(() => resolve(true), EMBEDDED_CLOSE_TIMEOUT_MS);
+  });
+  try {
+    if (await Promise.race([embedded.close().then(() => false), stuck])) {
+      await embedded.db.close();
+    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
