@@ -1,0 +1,102 @@
+/**
+ * Asks `send-notification` to drain the email outbox now. A function whose change queued
+ * emails (a guardian added, a recording ready, a session live or ended) calls
+ * {@linkcode DrainRequester.request} after its transaction committed, so the emails go out in
+ * seconds instead of at the next scheduled drain; the scheduled drain (pg_cron, every minute)
+ * still sends whatever a lost request left behind.
+ *
+ * @example
+ * ```ts
+ * const drain = createDrainRequester({ ...config.functions, ...config.auth });
+ * // after the commit, inside the handler:
+ * drain.request(context.log);
+ * ```
+ */
+import { SignJWT } from "jose";
+import { runInBackground } from "./background.ts";
+import type { Logger } from "./log.ts";
+
+/** Options of {@linkcode createDrainRequester}. */
+export interface DrainRequesterOptions {
+  /** Base URL of the functions, as `functionsEnv` gives it (`…/functions/v1`). */
+  functionsUrl: string;
+  /** The service caller's bearer when set (`SUPABASE_SERVICE_ROLE_KEY`). */
+  serviceRoleKey?: string;
+  /** Otherwise a one-minute `service_role` token is signed with it (`SUPABASE_JWT_SECRET`). */
+  jwtSecret?: string;
+  /** Rows one requested drain may handle. @default {100} */
+  limit?: number;
+  /** How long to wait for the drain's answer. @default {30000} */
+  timeoutMs?: number;
+  /** The fetch to use. @default {globalThis.fetch} */
+  fetch?: typeof fetch;
+}
+
+/** What `send-notification` answered. */
+export interface DrainResult {
+  sent: number;
+  retried: number;
+  failed: number;
+  suppressed: number;
+}
+
+/** Requests outbox drains. */
+export interface DrainRequester {
+  /** Requests a drain in the background and returns at once; failures are only logged. */
+  request(log: Logger): void;
+  /** Requests a drain and waits for its answer; throws when it fails. */
+  requestNow(): Promise<DrainResult>;
+}
+
+/** Creates a requester; without any service credential every request is skipped and logged. */
+export function createDrainRequester(options: DrainRequesterOptions): DrainRequester {
+  const url = `${options.functionsUrl.replace(/\/+$/, "")}/send-notification`;
+  const limit = options.limit ?? 100;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const doFetch = options.fetch ?? fetch;
+  const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : undefined;
+
+  async function credential(): Promise<string | undefined> {
+    if (options.serviceRoleKey) return options.serviceRoleKey;
+    if (!secret) return undefined;
+    return await new SignJWT({ role: "service_role" })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setIssuedAt()
+      .setExpirationTime("60s")
+      .sign(secret);
+  }
+
+  async function requestNow(): Promise<DrainResult> {
+    const bearer = await credential();
+    if (!bearer) {
+      throw new Error(
+        "Cannot request an outbox drain: neither SUPABASE_SERVICE_ROLE_KEY nor SUPABASE_JWT_SECRET is set",
+      );
+    }
+    const response = await doFetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+      body: JSON.stringify({ limit }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new Error(`Cannot drain the outbox: send-notification answered ${response.status}`);
+    }
+    return JSON.parse(text) as DrainResult;
+  }
+
+  return {
+    request(log) {
+      runInBackground(
+        async () => {
+          const result = await requestNow();
+          log.info("outbox drained", { drain: result });
+        },
+        log,
+        "outbox drain request failed; the scheduled drain will send the emails",
+      );
+    },
+    requestNow,
+  };
+}

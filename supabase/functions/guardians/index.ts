@@ -1,0 +1,23 @@
+import { createTokenVerifier } from "../../../shared/auth.ts";
+import { systemClock } from "../../../shared/clock.ts";
+import { getDatabase } from "../../../shared/db.ts";
+import { authEnv, corsEnv, databaseEnv, functionsEnv, parseConfig } from "../../../shared/env.ts";
+import { createDrainRequester } from "../../../shared/outbox_drain.ts";
+import { createGuardiansHandler } from "./handler.ts";
+
+const config = parseConfig({
+  database: databaseEnv,
+  auth: authEnv,
+  cors: corsEnv,
+  functions: functionsEnv,
+});
+
+const fetch = createGuardiansHandler({
+  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  verifier: createTokenVerifier(config.auth),
+  drain: createDrainRequester({ ...config.functions, ...config.auth }),
+  cors: config.cors,
+  clock: systemClock,
+});
+
+export default { fetch } satisfies Deno.ServeDefaultExport;

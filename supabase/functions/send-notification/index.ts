@@ -1,0 +1,55 @@
+import { createTokenVerifier } from "../../../shared/auth.ts";
+import { systemClock } from "../../../shared/clock.ts";
+import { getDatabase } from "../../../shared/db.ts";
+import {
+  authEnv,
+  corsEnv,
+  databaseEnv,
+  emailDeliveryEnv,
+  emailEnv,
+  functionsEnv,
+  linkEnv,
+  parseConfig,
+  viewerEnv,
+} from "../../../shared/env.ts";
+import { createLinkSigner } from "../../../shared/link.ts";
+import { createSendNotificationHandler } from "./handler.ts";
+import { createCaptureMailer, createSendGridMailer } from "./mailer.ts";
+
+const config = parseConfig({
+  database: databaseEnv,
+  auth: authEnv,
+  cors: corsEnv,
+  link: linkEnv,
+  email: emailEnv,
+  delivery: emailDeliveryEnv,
+  viewer: viewerEnv,
+  functions: functionsEnv,
+});
+
+const db = getDatabase(config.database.url, { max: config.database.poolSize });
+
+const fetch = createSendNotificationHandler({
+  db,
+  verifier: createTokenVerifier(config.auth),
+  // Without a key nothing is sent: emails are kept in captured_emails (local runs).
+  mailer: config.email.sendgridApiKey
+    ? createSendGridMailer({
+      apiKey: config.email.sendgridApiKey,
+      apiUrl: config.email.sendgridApiUrl,
+      timeoutMs: config.delivery.timeoutSeconds * 1000,
+      clock: systemClock,
+    })
+    : createCaptureMailer(db),
+  links: createLinkSigner(config.link.linkSecret, systemClock),
+  email: {
+    appName: config.email.appName,
+    from: config.email.from ?? "no-reply@localhost",
+    viewerUrl: config.viewer.viewerUrl,
+    functionsUrl: config.functions.functionsUrl,
+  },
+  cors: config.cors,
+  clock: systemClock,
+});
+
+export default { fetch } satisfies Deno.ServeDefaultExport;
