@@ -1,5 +1,5 @@
 /** A session as webhook events see it: locked, then its derived figures recomputed. */
-import type { Tx } from "../../../shared/db.ts";
+import type { Tx } from "./db.ts";
 
 /** The locked session row an event applies to. */
 export interface LockedSession {
@@ -49,4 +49,26 @@ export async function refreshDerived(tx: Tx, sessionId: string, now: Date): Prom
              else greatest(0, extract(epoch from (s.ended_at - s.started_at))) end,
            updated_at = ${now}
      where s.id = ${sessionId}`;
+}
+
+/**
+ * Ends a session that has not ended (`room_finished`, `abandoned`...) at `at`, closing the
+ * connections still open, and recomputes its figures. Returns whether it ended it now.
+ */
+export async function endSession(
+  tx: Tx,
+  sessionId: string,
+  reason: "room_finished" | "abandoned" | "failed",
+  at: Date,
+  now: Date,
+): Promise<boolean> {
+  await tx`
+    update public.session_participants set left_at = greatest(joined_at, ${at})
+     where session_id = ${sessionId} and left_at is null`;
+  const ended = await tx`
+    update public.stream_sessions
+       set status = 'ended', end_reason = ${reason}, ended_at = ${at}, updated_at = ${now}
+     where id = ${sessionId} and status <> 'ended'`;
+  await refreshDerived(tx, sessionId, now);
+  return ended.count > 0;
 }

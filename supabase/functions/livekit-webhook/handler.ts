@@ -17,7 +17,7 @@ import type { LiveKitSettings, RecordingTarget } from "../../../shared/livekit.t
 import { describeError, type LogSink } from "../../../shared/log.ts";
 import { DISPATCH, type WebhookEventName } from "./dispatch.ts";
 import type { EventJson } from "./events/types.ts";
-import { lockSession, refreshDerived } from "./session_state.ts";
+import { lockSession, refreshDerived } from "../../../shared/session_state.ts";
 
 /** Options of {@linkcode createWebhookHandler}. */
 export interface WebhookOptions {

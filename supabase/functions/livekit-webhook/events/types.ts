@@ -1,7 +1,7 @@
 /** What every event module receives and returns. */
 import type { Tx } from "../../../../shared/db.ts";
 import type { LiveKitSettings, RecordingTarget } from "../../../../shared/livekit.ts";
-import type { LockedSession } from "../session_state.ts";
+import type { LockedSession } from "../../../../shared/session_state.ts";
 
 /** A webhook event as protobuf JSON (`WebhookEvent.toJson()`). */
 export interface EventJson {
