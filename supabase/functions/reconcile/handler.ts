@@ -12,7 +12,11 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { applyEgressReport, type EgressJson, readEgress } from "../../../shared/egress.ts";
+import {
+  applyEgressReport,
+  type EgressJson,
+  readEgress,
+} from "../../../shared/egress.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import {
   deleteSessionRoom,
@@ -20,7 +24,11 @@ import {
   listRoomNames,
   type LiveKitSettings,
 } from "../../../shared/livekit.ts";
-import { describeError, type Logger, type LogSink } from "../../../shared/log.ts";
+import {
+  describeError,
+  type Logger,
+  type LogSink,
+} from "../../../shared/log.ts";
 import { endSession, lockSession } from "../../../shared/session_state.ts";
 
 /** A session never live after this long is abandoned (API.md). */
@@ -41,7 +49,7 @@ export interface ReconcileOptions {
   db: Database;
   verifier: TokenVerifier;
   livekit: LiveKitSettings;
-  /** Applies recording retention; absent when storage is not configured. */
+  /** Applies recording retention (expired recordings, abandoned uploads). */
   retention?: (now: Date) => Promise<RetentionResult>;
   bucket?: string;
   cors: CorsOptions;
@@ -68,7 +76,9 @@ export function createReconcileHandler(options: ReconcileOptions) {
     const stale = await db.asService((tx) =>
       tx<{ id: string; room_name: string }[]>`
         select id, room_name from public.stream_sessions
-         where status = 'starting' and created_at < ${secondsBefore(now, ABANDON_AFTER_SECONDS)}`
+         where status = 'starting' and created_at < ${
+        secondsBefore(now, ABANDON_AFTER_SECONDS)
+      }`
     );
     let abandoned = 0;
     for (const { room_name } of stale) {
@@ -92,7 +102,11 @@ export function createReconcileHandler(options: ReconcileOptions) {
     );
     let ended = 0;
     let abandoned = 0;
-    for (const candidate of active.filter((session) => !rooms.has(session.room_name))) {
+    for (
+      const candidate of active.filter((session) =>
+        !rooms.has(session.room_name)
+      )
+    ) {
       const reason = await db.asService(async (tx) => {
         const session = await lockSession(tx, candidate.room_name);
         if (!session || session.status === "ended") return undefined;
@@ -122,8 +136,12 @@ export function createReconcileHandler(options: ReconcileOptions) {
         if (!session) return 0;
         let changed = 0;
         for (const info of egresses) {
-          const report = readEgress(info as EgressJson, { bucket: options.bucket });
-          if ((await applyEgressReport(tx, session, report, now)) !== "unchanged") changed++;
+          const report = readEgress(info as EgressJson, {
+            bucket: options.bucket,
+          });
+          if (
+            (await applyEgressReport(tx, session, report, now)) !== "unchanged"
+          ) changed++;
         }
         // An egress LiveKit no longer knows, of a session that has ended, will never report.
         const known = egresses.map((info) => String(info.egressId ?? ""));
@@ -152,31 +170,42 @@ export function createReconcileHandler(options: ReconcileOptions) {
       try {
         await deleteSessionRoom(livekit, id);
       } catch (error) {
-        log.warn("room not deleted; the next run retries", describeError(error));
+        log.warn(
+          "room not deleted; the next run retries",
+          describeError(error),
+        );
       }
     }
   }
 
-  return createFunction({ name: "reconcile", cors: options.cors, logSink: options.logSink }, {
-    POST: withService({ verifier: options.verifier }, async (request, context) => {
-      await readJson(request, z.strictObject({}));
-      const now = clock.now();
-      const sessionsAbandoned = await abandonStale(now);
-      const retention = options.retention
-        ? await options.retention(now)
-        : { recordingsExpired: 0, recordingsUpdated: 0 };
-      const rooms = await listRoomNames(livekit);
-      const roomless = await endRoomless(now, rooms);
-      const recordingsUpdated = retention.recordingsUpdated + await refreshStuckRecordings(now);
-      await deleteEndedRooms(rooms, context.log);
-      const result = {
-        sessionsEnded: roomless.ended,
-        sessionsAbandoned: sessionsAbandoned + roomless.abandoned,
-        recordingsUpdated,
-        recordingsExpired: retention.recordingsExpired,
-      };
-      context.annotate(result);
-      return json(result);
-    }),
+  return createFunction({
+    name: "reconcile",
+    cors: options.cors,
+    logSink: options.logSink,
+  }, {
+    POST: withService(
+      { verifier: options.verifier },
+      async (request, context) => {
+        await readJson(request, z.strictObject({}));
+        const now = clock.now();
+        const sessionsAbandoned = await abandonStale(now);
+        const retention = options.retention
+          ? await options.retention(now)
+          : { recordingsExpired: 0, recordingsUpdated: 0 };
+        const rooms = await listRoomNames(livekit);
+        const roomless = await endRoomless(now, rooms);
+        const recordingsUpdated = retention.recordingsUpdated +
+          await refreshStuckRecordings(now);
+        await deleteEndedRooms(rooms, context.log);
+        const result = {
+          sessionsEnded: roomless.ended,
+          sessionsAbandoned: sessionsAbandoned + roomless.abandoned,
+          recordingsUpdated,
+          recordingsExpired: retention.recordingsExpired,
+        };
+        context.annotate(result);
+        return json(result);
+      },
+    ),
   });
 }

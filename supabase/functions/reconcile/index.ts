@@ -7,8 +7,11 @@ import {
   databaseEnv,
   livekitRequiredEnv,
   parseConfig,
+  recordingRetentionEnv,
   storageEnv,
 } from "../../../shared/env.ts";
+import { applyRecordingRetention } from "../../../shared/recording_retention.ts";
+import { getObjectStorage } from "../../../shared/storage.ts";
 import { createReconcileHandler } from "./handler.ts";
 
 const config = parseConfig({
@@ -17,12 +20,23 @@ const config = parseConfig({
   cors: corsEnv,
   livekit: livekitRequiredEnv,
   storage: storageEnv,
+  retention: recordingRetentionEnv,
 });
 
+const db = getDatabase(config.database.url, { max: config.database.poolSize });
+const storage = config.storage && getObjectStorage(config.storage);
+
 const fetch = createReconcileHandler({
-  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  db,
   verifier: createTokenVerifier(config.auth),
   livekit: config.livekit,
+  retention: (now) =>
+    applyRecordingRetention({
+      db,
+      storage,
+      now,
+      retentionDays: config.retention.retentionDays,
+    }),
   bucket: config.storage?.bucket,
   cors: config.cors,
   clock: systemClock,
