@@ -100,6 +100,11 @@ function banner(stack: Stack): string {
       '  --keys "devkey: <secret>"), or set LIVEKIT_* in .env. Until then LiveKit calls answer 503.',
     );
   }
+  if (!Deno.env.get("SENDGRID_API_KEY")?.trim()) {
+    lines.push(
+      `SENDGRID_API_KEY is not set: emails are kept, not sent; see ${stack.url}/_dev/mail`,
+    );
+  }
   lines.push("Ctrl-C stops the server.");
   return lines.join("\n");
 }

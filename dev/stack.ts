@@ -12,6 +12,7 @@ import { errorResponse, HttpError, notFound } from "../shared/errors.ts";
 import * as databases from "../shared/db.ts";
 import { prepareDatabase } from "./database.ts";
 import { loadEnvFile } from "./env_file.ts";
+import { createMailViewer, MAIL_VIEWER_PATH } from "./mail_viewer.ts";
 import { STREAMER_A } from "./seed_ids.ts";
 
 /** The repository root, with a trailing separator. */
@@ -78,6 +79,9 @@ export interface Stack {
 
 type FetchHandler = Deno.ServeDefaultExport["fetch"];
 
+/** The mailbox of captured emails (`dev/mail_viewer.ts`). */
+type MailViewer = (request: Request) => Promise<Response>;
+
 interface Resources {
   server?: Deno.HttpServer<Deno.NetAddr>;
   embedded?: { db: { close(): Promise<void> }; close(): Promise<void> };
@@ -102,11 +106,11 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
 
     // Listen before anything else: with port 0 the URL defaults below need the chosen port,
     // and a port already in use should fail before the slow database start.
-    const served: { routes?: Map<string, FetchHandler> } = {};
+    const served: { routes?: Map<string, FetchHandler>; mail?: MailViewer } = {};
     const hostname = options.hostname ?? "127.0.0.1";
     resources.server = Deno.serve(
       { hostname, port: options.port ?? portFromEnv(), onListen() {} },
-      (request, info) => route(request, info, served.routes),
+      (request, info) => route(request, info, served.routes, served.mail),
     );
     const url = `http://${displayHost(hostname)}:${resources.server.addr.port}`;
 
@@ -142,6 +146,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     const functionsDir = options.functionsDir ?? join(REPO_ROOT, "supabase", "functions");
     const routes = await loadFunctions(functionsDir);
     served.routes = routes;
+    served.mail = createMailViewer(databaseUrl);
 
     const jwtSecret = setting("SUPABASE_JWT_SECRET");
     const streamerToken = jwtSecret && streamerEmail
@@ -174,8 +179,14 @@ async function route(
   request: Request,
   info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   routes: Map<string, FetchHandler> | undefined,
+  mail?: MailViewer,
 ): Promise<Response> {
   const { pathname } = new URL(request.url);
+  if (mail && (pathname === MAIL_VIEWER_PATH || pathname.startsWith(`${MAIL_VIEWER_PATH}/`))) {
+    return await mail(request).catch(() =>
+      new Response("Cannot read the captured emails.\n", { status: 500 })
+    );
+  }
   if (!routes) {
     return errorResponse(
       new HttpError(503, "server_starting", "The local server is still starting; try again.", {
