@@ -11,10 +11,10 @@ export const RETRY_CAP_SECONDS = 3600;
 
 /**
  * Attempts before a row that keeps failing transiently is marked failed: with the delays
- * above, an outage of about 4.5 hours (at the least, with jitter) delays emails without
+ * above, an outage of 4.5 hours at the least (6.5 on average, with jitter) delays emails without
  * losing any.
  */
-export const MAX_ATTEMPTS = 12;
+export const MAX_ATTEMPTS = 16;
 
 /** A `Retry-After` longer than a day is not believed. */
 const RETRY_AFTER_LIMIT_SECONDS = 24 * 3600;

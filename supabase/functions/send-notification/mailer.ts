@@ -78,6 +78,9 @@ export function createSendGridMailer(options: SendGridMailerOptions): Mailer {
     // setApiKey resets the base URL to SendGrid's global region, so it is set afterwards.
     created.client.setDefaultRequest("baseUrl", `${options.apiUrl.replace(/\/+$/, "")}/`);
     created.setTimeout(options.timeoutMs ?? 10_000);
+    // axios's fetch adapter, not its node:http one: on Deno the latter re-sends a POST that
+    // timed out over the next keep-alive connection, which would deliver the email twice.
+    created.client.setDefaultRequest("adapter", "fetch");
     return created;
   }
 
