@@ -42,6 +42,7 @@ export function apiClient(baseUrl: string) {
     post: (path: string, body: unknown, options: CallOptions = {}) =>
       call("POST", path, body, options),
     get: (path: string, options: CallOptions = {}) => call("GET", path, undefined, options),
+    delete: (path: string, options: CallOptions = {}) => call("DELETE", path, undefined, options),
   };
 }
 
