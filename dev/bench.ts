@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { getDatabase } from "../shared/db.ts";
 import { type BenchScenario, benchScenarios } from "./bench_scenarios.ts";
 import { REPO_ROOT, startStack } from "./stack.ts";
+import { startLiveKitDouble } from "../tests/support/livekit_double.ts";
 
 const DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -154,13 +155,26 @@ async function main(args: string[]): Promise<void> {
 
   let stack: Awaited<ReturnType<typeof startStack>> | undefined;
   let baselineServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+  // LiveKit's API is the loopback double, as in the tests: no LiveKit server runs here.
+  const livekit = startLiveKitDouble();
+  const jwtSecret = benchSecret();
+  const setupSql = postgres(databaseUrl.href, { max: 4, onnotice: () => {} });
   try {
     stack = await startStack({
       port: 0,
       envFile: false,
       persistSecrets: false,
       seed: true,
-      env: { SUPABASE_DB_URL: databaseUrl.href, DATABASE_URL: databaseUrl.href },
+      env: {
+        SUPABASE_DB_URL: databaseUrl.href,
+        DATABASE_URL: databaseUrl.href,
+        SUPABASE_JWT_SECRET: jwtSecret,
+        LINK_SIGNING_SECRET: benchSecret(),
+        LIVEKIT_URL: livekit.url,
+        LIVEKIT_API_KEY: livekit.apiKey,
+        LIVEKIT_API_SECRET: livekit.apiSecret,
+        DATABASE_POOL_SIZE: Deno.env.get("DATABASE_POOL_SIZE") ?? "10",
+      },
       log: (line) => console.error(line),
     });
 
@@ -171,7 +185,14 @@ async function main(args: string[]): Promise<void> {
       return Response.json({ ok: true });
     });
     const baselineUrl = `http://127.0.0.1:${baselineServer.addr.port}/`;
-    const scenarios = benchScenarios({ url: stack.url, streamerToken: stack.streamerToken })
+    const context = {
+      url: stack.url,
+      streamerToken: stack.streamerToken,
+      sql: setupSql,
+      jwtSecret,
+      livekit,
+    };
+    const scenarios = (await benchScenarios(context, { only: values.only }))
       .filter((scenario) => !values.only || scenario.name === values.only);
     if (scenarios.length === 0) throw new Error(`No scenario is named "${values.only}"`);
 
@@ -191,9 +212,14 @@ async function main(args: string[]): Promise<void> {
       options,
     );
     const results: ComparedMeasurement[] = [];
+    const checks: Record<string, unknown> = {};
     for (const scenario of scenarios) {
       if (aborted.signal.aborted) break;
       results.push(compare(await measure(scenario, options), baseline));
+      if (scenario.check) {
+        checks[scenario.name] = await scenario.check();
+        console.error(`${scenario.name}: ${JSON.stringify(checks[scenario.name])}`);
+      }
     }
 
     // stderr, like the progress lines: stdout carries the functions' request logs.
@@ -207,6 +233,7 @@ async function main(args: string[]): Promise<void> {
       warmupSeconds: warmup,
       baseline,
       scenarios: results,
+      checks,
     };
     const path = join(REPO_ROOT, "bench-results.json");
     await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
@@ -223,9 +250,16 @@ async function main(args: string[]): Promise<void> {
     Deno.removeSignalListener("SIGINT", onInterrupt);
     await baselineServer?.shutdown();
     await stack?.stop();
+    await setupSql.end();
+    await livekit.close();
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.end();
   }
+}
+
+/** A secret for this run only. */
+function benchSecret(): string {
+  return crypto.randomUUID().replaceAll("-", "") + crypto.randomUUID().replaceAll("-", "");
 }
 
 function table(baseline: Measurement, results: ComparedMeasurement[]): string {

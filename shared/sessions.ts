@@ -114,11 +114,22 @@ export async function findActiveSession(
   return row;
 }
 
-/** Starting and live sessions visible in this transaction, newest first. */
-export async function listActiveSessions(tx: Tx, limit = 100): Promise<SessionRow[]> {
+/**
+ * Starting and live sessions of `userId` and of the streamers who made them an active
+ * guardian, newest first. RLS decides as well; the explicit filter lets the planner use the
+ * streamer index instead of checking every active session against the policy.
+ */
+export async function listActiveSessions(
+  tx: Tx,
+  userId: string,
+  limit = 100,
+): Promise<SessionRow[]> {
   return await tx<SessionRow[]>`
     ${selectSessions(tx)}
      where s.status in ('starting', 'live')
+       and (s.streamer_id = ${userId}
+            or s.streamer_id in (select g.streamer_id from public.guardians g
+                                  where g.user_id = ${userId} and g.status = 'active'))
      order by s.created_at desc
      limit ${limit}`;
 }

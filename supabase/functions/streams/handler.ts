@@ -42,7 +42,7 @@ export function createStreamsHandler(options: StreamsOptions) {
     const { sessionId } = readQuery(request, Query);
     return await db.asUser(user, async (tx) => {
       if (!sessionId) {
-        const sessions = await listActiveSessions(tx);
+        const sessions = await listActiveSessions(tx, user.sub);
         return json({ streams: sessions.map(toSession) });
       }
       const session = await findSession(tx, sessionId);
