@@ -13,8 +13,7 @@ import type { ObjectStorage } from "./storage.ts";
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** The `error` an abandoned upload gets. */
-export const UPLOAD_EXPIRED_ERROR =
-  "The upload was not completed within a day.";
+export const UPLOAD_EXPIRED_ERROR = "The upload was not completed within a day.";
 
 /** Options of {@linkcode applyRecordingRetention}. */
 export interface RecordingRetentionOptions {
@@ -92,9 +91,7 @@ export async function applyRecordingRetention(
     );
   }
 
-  const deleted = await db.asService((tx) =>
-    markRecordingsDeleted(tx, removed, now)
-  );
+  const deleted = await db.asService((tx) => markRecordingsDeleted(tx, removed, now));
   return {
     recordingsExpired: deleted.length,
     recordingsUpdated: failed.length,

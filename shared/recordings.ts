@@ -128,9 +128,7 @@ export function recordingContentDisposition(
   const asciiName = `${ascii || "Recording"} ${day}.${extension}`;
   const fullName = `${title || "Recording"} ${day}.${extension}`;
   if (fullName === asciiName) return `inline; filename="${asciiName}"`;
-  return `inline; filename="${asciiName}"; filename*=UTF-8''${
-    encodeRfc5987(fullName)
-  }`;
+  return `inline; filename="${asciiName}"; filename*=UTF-8''${encodeRfc5987(fullName)}`;
 }
 
 function encodeRfc5987(value: string): string {

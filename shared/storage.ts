@@ -100,8 +100,7 @@ const storages = new Map<string, ObjectStorage>();
  * (so the local server's functions share one SDK client and one access token).
  */
 export function getObjectStorage(settings: StorageSettings): ObjectStorage {
-  const key =
-    `${settings.apiEndpoint} ${settings.bucket} ${settings.credentials.client_email}`;
+  const key = `${settings.apiEndpoint} ${settings.bucket} ${settings.credentials.client_email}`;
   let storage = storages.get(key);
   if (!storage) {
     storage = createObjectStorage(settings);
@@ -138,8 +137,7 @@ export function createObjectStorage(
       const expiresAt = new Date(wholeSeconds(upload.now) + lifetime * 1000);
       const headers = {
         "content-type": upload.contentType,
-        "x-goog-content-length-range":
-          `${upload.sizeBytes},${upload.sizeBytes}`,
+        "x-goog-content-length-range": `${upload.sizeBytes},${upload.sizeBytes}`,
       };
       const [url] = await (await file(name)).getSignedUrl({
         version: "v4",
@@ -176,9 +174,7 @@ export function createObjectStorage(
         return {
           name,
           sizeBytes: Number(metadata.size),
-          contentType: typeof metadata.contentType === "string"
-            ? metadata.contentType
-            : null,
+          contentType: typeof metadata.contentType === "string" ? metadata.contentType : null,
         };
       } catch (error) {
         if (isNotFound(error)) return undefined;
@@ -229,11 +225,18 @@ async function connect(
   const tokenUri = typeof settings.credentials.token_uri === "string"
     ? settings.credentials.token_uri
     : GOOGLE_TOKEN_URL;
+  // The token exchange gets the API calls' time limit, and one retry rather than three, so an
+  // unreachable token endpoint is a 503 within seconds too.
+  const defaults = auth.transporter.defaults;
+  auth.transporter.defaults = {
+    ...defaults,
+    timeout: defaults.timeout || timeoutMs,
+    retryConfig: { ...defaults.retryConfig, retry: 1 },
+  };
   // The SDK's auth library posts every service-account token exchange to Google's fixed URL
   // and ignores the credentials' `token_uri`; honour it, as Google's other libraries do.
   auth.transporter.interceptors.request.add({
     resolved(config) {
-      config.timeout ||= timeoutMs;
       if (
         tokenUri !== GOOGLE_TOKEN_URL && String(config.url) === GOOGLE_TOKEN_URL
       ) {

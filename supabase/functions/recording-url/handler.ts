@@ -11,16 +11,8 @@ import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
 import { conflict, invalidRequest, notFound } from "../../../shared/errors.ts";
-import {
-  createFunction,
-  json,
-  type RequestContext,
-} from "../../../shared/http.ts";
-import {
-  findLinkToken,
-  invalidLink,
-  type LinkSigner,
-} from "../../../shared/link.ts";
+import { createFunction, json, type RequestContext } from "../../../shared/http.ts";
+import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/link.ts";
 import type { LogSink } from "../../../shared/log.ts";
 import { enforceRateLimit } from "../../../shared/rate_limit.ts";
 import {

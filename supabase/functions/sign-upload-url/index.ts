@@ -1,13 +1,7 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
 import { getDatabase } from "../../../shared/db.ts";
-import {
-  authEnv,
-  corsEnv,
-  databaseEnv,
-  parseConfig,
-  storageEnv,
-} from "../../../shared/env.ts";
+import { authEnv, corsEnv, databaseEnv, parseConfig, storageEnv } from "../../../shared/env.ts";
 import { getObjectStorage } from "../../../shared/storage.ts";
 import { createSignUploadUrlHandler } from "./handler.ts";
 
