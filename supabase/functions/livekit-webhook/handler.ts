@@ -15,6 +15,7 @@ import { HttpError } from "../../../shared/errors.ts";
 import { createFunction, json, toHttpError } from "../../../shared/http.ts";
 import type { LiveKitSettings, RecordingTarget } from "../../../shared/livekit.ts";
 import { describeError, type LogSink } from "../../../shared/log.ts";
+import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { DISPATCH, type WebhookEventName } from "./dispatch.ts";
 import type { EventJson } from "./events/types.ts";
 import { lockSession, refreshDerived } from "../../../shared/session_state.ts";
@@ -25,10 +26,15 @@ export interface WebhookOptions {
   livekit: LiveKitSettings;
   /** Where a restarted egress records; without it, no egress is restarted. */
   recording?: RecordingTarget;
+  /** Sends the emails an event queued (a session live or ended, a recording ready). */
+  drain?: DrainRequester;
   cors: CorsOptions;
   clock: Clock;
   logSink?: LogSink;
 }
+
+/** Outcomes after which triggers may have queued emails (see the notification triggers). */
+const QUEUES_EMAIL = /^(session live|session ended|recording (created|updated) \(ready\))$/;
 
 function isMalformed(error: unknown): boolean {
   return error instanceof SyntaxError ||
@@ -43,24 +49,41 @@ function eventTime(event: EventJson, fallback: Date): Date {
 /** Builds the `livekit-webhook` function. */
 export function createWebhookHandler(options: WebhookOptions) {
   const { db, clock } = options;
-  const receiver = new WebhookReceiver(options.livekit.apiKey, options.livekit.apiSecret);
+  const receiver = new WebhookReceiver(
+    options.livekit.apiKey,
+    options.livekit.apiSecret,
+  );
 
-  async function verify(body: string, authorization: string | null): Promise<EventJson> {
+  async function verify(
+    body: string,
+    authorization: string | null,
+  ): Promise<EventJson> {
     try {
       const event = await receiver.receive(body, authorization ?? undefined);
       return event.toJson() as EventJson;
     } catch (error) {
       if (isMalformed(error)) {
-        throw new HttpError(400, "invalid_json", "The webhook body is not a LiveKit event.", {
-          cause: error,
-        });
+        throw new HttpError(
+          400,
+          "invalid_json",
+          "The webhook body is not a LiveKit event.",
+          {
+            cause: error,
+          },
+        );
       }
-      throw new HttpError(401, "invalid_signature", "The webhook signature is not valid.");
+      throw new HttpError(
+        401,
+        "invalid_signature",
+        "The webhook signature is not valid.",
+      );
     }
   }
 
   /** Applies one verified event; returns its outcome, or "duplicate". */
-  async function apply(event: EventJson & { id: string; event: string }): Promise<string> {
+  async function apply(
+    event: EventJson & { id: string; event: string },
+  ): Promise<string> {
     const started = performance.now();
     const now = clock.now();
     const roomName = event.room?.name ?? event.egressInfo?.roomName ?? null;
@@ -101,7 +124,10 @@ export function createWebhookHandler(options: WebhookOptions) {
   }
 
   /** Notes a failed event outside the rolled-back transaction, so a retry re-applies it. */
-  async function recordFailure(event: EventJson & { id: string; event: string }, error: unknown) {
+  async function recordFailure(
+    event: EventJson & { id: string; event: string },
+    error: unknown,
+  ) {
     const message = error instanceof Error ? error.message.slice(0, 500) : String(error);
     await db.asService((tx) =>
       tx`
@@ -113,25 +139,39 @@ export function createWebhookHandler(options: WebhookOptions) {
     );
   }
 
-  return createFunction({ name: "livekit-webhook", cors: options.cors, logSink: options.logSink }, {
+  return createFunction({
+    name: "livekit-webhook",
+    cors: options.cors,
+    logSink: options.logSink,
+  }, {
     async POST(request, context) {
       const body = await readText(request, WEBHOOK_BODY_LIMIT);
       const event = await verify(body, request.headers.get("authorization"));
       if (!event.id || !event.event) {
-        context.log.warn("signed event without id or name", { event: event.event });
-        throw new HttpError(400, "invalid_request", "The event has no id or no name.");
+        context.log.warn("signed event without id or name", {
+          event: event.event,
+        });
+        throw new HttpError(
+          400,
+          "invalid_request",
+          "The event has no id or no name.",
+        );
       }
       const identified = event as EventJson & { id: string; event: string };
       context.annotate({ event: event.event, eventId: event.id });
       try {
         const outcome = await apply(identified);
         context.annotate({ outcome });
+        if (QUEUES_EMAIL.test(outcome)) options.drain?.request(context.log);
         return json({ ok: true });
       } catch (error) {
         const failure = toHttpError(error);
         if (failure.status === 500) {
           await recordFailure(identified, error).catch((cause) =>
-            context.log.error("could not record the failed event", describeError(cause))
+            context.log.error(
+              "could not record the failed event",
+              describeError(cause),
+            )
           );
         }
         throw error;

@@ -1,12 +1,15 @@
 import { systemClock } from "../../../shared/clock.ts";
 import { getDatabase } from "../../../shared/db.ts";
 import {
+  authEnv,
   corsEnv,
   databaseEnv,
+  functionsEnv,
   livekitRequiredEnv,
   parseConfig,
   storageEnv,
 } from "../../../shared/env.ts";
+import { createDrainRequester } from "../../../shared/outbox_drain.ts";
 import { createWebhookHandler } from "./handler.ts";
 
 const config = parseConfig({
@@ -14,6 +17,8 @@ const config = parseConfig({
   cors: corsEnv,
   livekit: livekitRequiredEnv,
   storage: storageEnv,
+  auth: authEnv,
+  functions: functionsEnv,
 });
 
 const fetch = createWebhookHandler({
@@ -23,6 +28,7 @@ const fetch = createWebhookHandler({
     bucket: config.storage.bucket,
     credentialsJson: JSON.stringify(config.storage.credentials),
   },
+  drain: createDrainRequester({ ...config.functions, ...config.auth }),
   cors: config.cors,
   clock: systemClock,
 });

@@ -12,11 +12,7 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import {
-  applyEgressReport,
-  type EgressJson,
-  readEgress,
-} from "../../../shared/egress.ts";
+import { applyEgressReport, type EgressJson, readEgress } from "../../../shared/egress.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import {
   deleteSessionRoom,
@@ -24,11 +20,7 @@ import {
   listRoomNames,
   type LiveKitSettings,
 } from "../../../shared/livekit.ts";
-import {
-  describeError,
-  type Logger,
-  type LogSink,
-} from "../../../shared/log.ts";
+import { describeError, type Logger, type LogSink } from "../../../shared/log.ts";
 import { endSession, lockSession } from "../../../shared/session_state.ts";
 
 /** A session never live after this long is abandoned (API.md). */
@@ -76,9 +68,7 @@ export function createReconcileHandler(options: ReconcileOptions) {
     const stale = await db.asService((tx) =>
       tx<{ id: string; room_name: string }[]>`
         select id, room_name from public.stream_sessions
-         where status = 'starting' and created_at < ${
-        secondsBefore(now, ABANDON_AFTER_SECONDS)
-      }`
+         where status = 'starting' and created_at < ${secondsBefore(now, ABANDON_AFTER_SECONDS)}`
     );
     let abandoned = 0;
     for (const { room_name } of stale) {
@@ -103,9 +93,7 @@ export function createReconcileHandler(options: ReconcileOptions) {
     let ended = 0;
     let abandoned = 0;
     for (
-      const candidate of active.filter((session) =>
-        !rooms.has(session.room_name)
-      )
+      const candidate of active.filter((session) => !rooms.has(session.room_name))
     ) {
       const reason = await db.asService(async (tx) => {
         const session = await lockSession(tx, candidate.room_name);

@@ -9,6 +9,11 @@ export const egressReport: EventHandler = async (event, context) => {
   const info = event.egressInfo as EgressJson | undefined;
   if (!info) return "ignored: no egress info";
   const report = readEgress(info, { bucket: context.recording?.bucket });
-  const result = await applyEgressReport(context.tx, context.session, report, context.now);
+  const result = await applyEgressReport(
+    context.tx,
+    context.session,
+    report,
+    context.now,
+  );
   return `recording ${result} (${report.status})`;
 };

@@ -5,13 +5,27 @@
 import { parseIdentity } from "../../../../shared/livekit.ts";
 import type { EventHandler } from "./types.ts";
 
-export const participantJoined: EventHandler = async (event, { tx, session, at, now }) => {
+export const participantJoined: EventHandler = async (
+  event,
+  { tx, session, at, now },
+) => {
   const participant = event.participant;
-  if (!participant?.sid || !participant.identity) return "ignored: no participant";
+  if (!participant?.sid || !participant.identity) {
+    return "ignored: no participant";
+  }
   const who = parseIdentity(participant.identity);
   if (who.kind === "streamer") {
-    if (who.userId !== session.streamer_id) return "ignored: another streamer's identity";
-    await recordParticipant(tx, session.id, participant.sid, participant.identity, "streamer", at);
+    if (who.userId !== session.streamer_id) {
+      return "ignored: another streamer's identity";
+    }
+    await recordParticipant(
+      tx,
+      session.id,
+      participant.sid,
+      participant.identity,
+      "streamer",
+      at,
+    );
     await tx`
       update public.stream_sessions
          set started_at = least(coalesce(started_at, ${at}), ${at}),
@@ -21,7 +35,15 @@ export const participantJoined: EventHandler = async (event, { tx, session, at, 
     return session.status === "starting" ? "session live" : "streamer joined again";
   }
   if (who.kind === "other") return "ignored: not a viewer";
-  await recordParticipant(tx, session.id, participant.sid, participant.identity, "viewer", at, who);
+  await recordParticipant(
+    tx,
+    session.id,
+    participant.sid,
+    participant.identity,
+    "viewer",
+    at,
+    who,
+  );
   return "viewer joined";
 };
 
@@ -37,7 +59,10 @@ export async function recordParticipant(
   identity: string,
   kind: "streamer" | "viewer",
   at: Date,
-  who?: { kind: "guardian"; guardianId: string } | { kind: "user"; userId: string },
+  who?: { kind: "guardian"; guardianId: string } | {
+    kind: "user";
+    userId: string;
+  },
 ): Promise<void> {
   const guardianId = who?.kind === "guardian" ? who.guardianId : null;
   await tx`

@@ -5,9 +5,14 @@
 import { parseIdentity } from "../../../../shared/livekit.ts";
 import type { EventHandler } from "./types.ts";
 
-export const participantLeft: EventHandler = async (event, { tx, session, at }) => {
+export const participantLeft: EventHandler = async (
+  event,
+  { tx, session, at },
+) => {
   const participant = event.participant;
-  if (!participant?.sid || !participant.identity) return "ignored: no participant";
+  if (!participant?.sid || !participant.identity) {
+    return "ignored: no participant";
+  }
   const who = parseIdentity(participant.identity);
   if (who.kind === "other") return "ignored: not a viewer";
   if (who.kind === "streamer" && who.userId !== session.streamer_id) {

@@ -36,4 +36,7 @@ export interface EventContext {
 export type EventOutcome = string;
 
 /** One module per event name. */
-export type EventHandler = (event: EventJson, context: EventContext) => Promise<EventOutcome>;
+export type EventHandler = (
+  event: EventJson,
+  context: EventContext,
+) => Promise<EventOutcome>;
