@@ -97,14 +97,13 @@ export function createCompleteUploadHandler(options: CompleteUploadOptions) {
 
         const now = clock.now();
         const completed = await db.asUser(user, async (tx) => {
-          const [, row] = await Promise.all([
-            tx`
-            update public.recordings
-               set status = 'ready', size_bytes = ${found.sizeBytes}, ready_at = ${now},
-                   updated_at = ${now}
-             where id = ${recordingId} and status = 'uploading'`,
-            findRecording(tx, recordingId),
-          ]);
+          // Sent before the lookup that follows it in the same round trip.
+          const completing = tx`
+          update public.recordings
+             set status = 'ready', size_bytes = ${found.sizeBytes}, ready_at = ${now},
+                 updated_at = ${now}
+           where id = ${recordingId} and status = 'uploading'`.execute();
+          const [, row] = await Promise.all([completing, findRecording(tx, recordingId)]);
           return row;
         });
         // Deleted meanwhile (by the streamer or a guardian): it is gone either way.
