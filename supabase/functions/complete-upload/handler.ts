@@ -13,6 +13,7 @@ import type { Database } from "../../../shared/db.ts";
 import { conflict, forbidden, notFound } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import type { LogSink } from "../../../shared/log.ts";
+import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { findRecording, requireStorage } from "../../../shared/recordings.ts";
 import { toRecording } from "../../../shared/sessions.ts";
 import type { ObjectStorage } from "../../../shared/storage.ts";
@@ -27,6 +28,8 @@ export interface CompleteUploadOptions {
   storage: ObjectStorage | undefined;
   cors: CorsOptions;
   clock: Clock;
+  /** Asked to send the queued "recording ready" emails now rather than at the next drain. */
+  drain?: DrainRequester;
   logSink?: LogSink;
 }
 
@@ -96,20 +99,22 @@ export function createCompleteUploadHandler(options: CompleteUploadOptions) {
         }
 
         const now = clock.now();
-        const completed = await db.asUser(user, async (tx) => {
+        const { row: completed, changed } = await db.asUser(user, async (tx) => {
           // Sent before the lookup that follows it in the same round trip.
           const completing = tx`
-          update public.recordings
-             set status = 'ready', size_bytes = ${found.sizeBytes}, ready_at = ${now},
-                 updated_at = ${now}
-           where id = ${recordingId} and status = 'uploading'`.execute();
-          const [, row] = await Promise.all([completing, findRecording(tx, recordingId)]);
-          return row;
+            update public.recordings
+               set status = 'ready', size_bytes = ${found.sizeBytes}, ready_at = ${now},
+                   updated_at = ${now}
+             where id = ${recordingId} and status = 'uploading'`.execute();
+          const [result, row] = await Promise.all([completing, findRecording(tx, recordingId)]);
+          return { row, changed: result.count === 1 };
         });
         // Deleted meanwhile (by the streamer or a guardian): it is gone either way.
         if (!completed || completed.status === "deleted") {
           throw notFound(NOT_FOUND);
         }
+        // This call made it ready, so the trigger queued its emails in the same commit.
+        if (changed) options.drain?.request(context.log);
         return json({ recording: toRecording(completed) });
       },
     ),

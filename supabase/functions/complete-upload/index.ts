@@ -1,7 +1,15 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
 import { getDatabase } from "../../../shared/db.ts";
-import { authEnv, corsEnv, databaseEnv, parseConfig, storageEnv } from "../../../shared/env.ts";
+import {
+  authEnv,
+  corsEnv,
+  databaseEnv,
+  functionsEnv,
+  parseConfig,
+  storageEnv,
+} from "../../../shared/env.ts";
+import { createDrainRequester } from "../../../shared/outbox_drain.ts";
 import { getObjectStorage } from "../../../shared/storage.ts";
 import { createCompleteUploadHandler } from "./handler.ts";
 
@@ -10,12 +18,14 @@ const config = parseConfig({
   auth: authEnv,
   cors: corsEnv,
   storage: storageEnv,
+  functions: functionsEnv,
 });
 
 const fetch = createCompleteUploadHandler({
   db: getDatabase(config.database.url, { max: config.database.poolSize }),
   verifier: createTokenVerifier(config.auth),
   storage: config.storage && getObjectStorage(config.storage),
+  drain: createDrainRequester({ ...config.functions, ...config.auth }),
   cors: config.cors,
   clock: systemClock,
 });
