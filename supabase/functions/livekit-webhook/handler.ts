@@ -18,7 +18,7 @@ import { describeError, type LogSink } from "../../../shared/log.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { DISPATCH, type WebhookEventName } from "./dispatch.ts";
 import type { EventJson } from "./events/types.ts";
-import { lockSession, refreshDerived } from "../../../shared/session_state.ts";
+import { type LockedSession, refreshDerived } from "../../../shared/session_state.ts";
 
 /** Options of {@linkcode createWebhookHandler}. */
 export interface WebhookOptions {
@@ -32,6 +32,13 @@ export interface WebhookOptions {
   clock: Clock;
   logSink?: LogSink;
 }
+
+/** Events after which viewer counts and the duration are recomputed from participant rows. */
+const CHANGES_VIEWERS = new Set([
+  "participant_joined",
+  "participant_left",
+  "participant_connection_aborted",
+]);
 
 /** Outcomes after which triggers may have queued emails (see the notification triggers). */
 const QUEUES_EMAIL = /^(session live|session ended|recording (created|updated) \(ready\))$/;
@@ -87,23 +94,33 @@ export function createWebhookHandler(options: WebhookOptions) {
     const started = performance.now();
     const now = clock.now();
     const roomName = event.room?.name ?? event.egressInfo?.roomName ?? null;
+    const module = DISPATCH[event.event as WebhookEventName];
     return await db.asService(async (tx) => {
-      const [claimed] = await tx`
-        insert into public.webhook_events (id, event, room_name, outcome, received_at, payload)
-        values (${event.id}, ${event.event}, ${roomName}, 'processing', ${now}, ${
-        tx.json(event as unknown as postgres.JSONValue)
-      })
-        on conflict (id) do update
-           set outcome = 'processing', error = null, received_at = excluded.received_at
-         where webhook_events.outcome = 'failed'
-        returning id`;
-      if (!claimed) return "duplicate";
-      const module = DISPATCH[event.event as WebhookEventName];
-      const session = roomName ? await lockSession(tx, roomName) : undefined;
+      // One round trip claims the event id and locks its session.
+      const [claim] = await tx<(Partial<LockedSession> & { claimed: boolean })[]>`
+        with claimed as (
+          insert into public.webhook_events (id, event, room_name, outcome, received_at, payload)
+          values (${event.id}, ${event.event}, ${roomName}, 'processing', ${now},
+                  ${tx.json(event as unknown as postgres.JSONValue)})
+          on conflict (id) do update
+             set outcome = 'processing', error = null, received_at = excluded.received_at
+           where webhook_events.outcome = 'failed'
+          returning id
+        )
+        select exists (select 1 from claimed) as claimed, s.*
+          from (select 1) as one
+          left join lateral (
+            select id, streamer_id, status, record, room_name, started_at, ended_at
+              from public.stream_sessions
+             where room_name = ${roomName} and ${module !== undefined}
+               for update
+          ) as s on true`;
+      if (!claim.claimed) return "duplicate";
       let outcome: string;
       if (!module) outcome = `ignored: ${event.event} changes nothing here`;
-      else if (!session) outcome = "ignored: no session has this room";
+      else if (!claim.id) outcome = "ignored: no session has this room";
       else {
+        const session = claim as LockedSession;
         outcome = await module(event, {
           tx,
           session,
@@ -112,7 +129,7 @@ export function createWebhookHandler(options: WebhookOptions) {
           livekit: options.livekit,
           recording: options.recording,
         });
-        await refreshDerived(tx, session.id, now);
+        if (CHANGES_VIEWERS.has(event.event)) await refreshDerived(tx, session.id, now);
       }
       await tx`
         update public.webhook_events
