@@ -16,6 +16,28 @@ function tooLarge(limit: number): HttpError {
   );
 }
 
+/** Bytes of an oversized body read and thrown away before answering 413. */
+const DISCARD_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * Reads and drops what is left of an oversized body (up to {@linkcode DISCARD_LIMIT}), so the
+ * client that is still sending gets the 413 instead of a broken connection.
+ */
+async function discard(reader: ReadableStreamDefaultReader<Uint8Array> | undefined) {
+  if (!reader) return;
+  let dropped = 0;
+  try {
+    while (dropped <= DISCARD_LIMIT) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      dropped += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away; there is nobody left to answer.
+  }
+}
+
 /**
  * Reads the raw body as text, refusing anything over `limit` bytes without buffering it all.
  * An empty body reads as "".
@@ -25,7 +47,10 @@ export async function readText(
   limit: number = DEFAULT_BODY_LIMIT,
 ): Promise<string> {
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (Number.isFinite(declared) && declared > limit) {
+    await discard(request.body?.getReader());
+    throw tooLarge(limit);
+  }
   if (!request.body) return "";
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -35,7 +60,7 @@ export async function readText(
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel();
+      await discard(reader);
       throw tooLarge(limit);
     }
     chunks.push(value);
