@@ -18,6 +18,7 @@ import { getDatabase } from "../shared/db.ts";
 import { type BenchScenario, benchScenarios } from "./bench_scenarios.ts";
 import { REPO_ROOT, startStack } from "./stack.ts";
 import { startLiveKitDouble } from "../tests/support/livekit_double.ts";
+import { startGcsDouble } from "../tests/support/gcs_double.ts";
 
 const DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -157,6 +158,8 @@ async function main(args: string[]): Promise<void> {
   let baselineServer: Deno.HttpServer<Deno.NetAddr> | undefined;
   // LiveKit's API is the loopback double, as in the tests: no LiveKit server runs here.
   const livekit = startLiveKitDouble();
+  // And GCS's: the recording functions sign URLs offline and need no bucket to be measured.
+  const gcs = await startGcsDouble();
   const jwtSecret = benchSecret();
   const setupSql = postgres(databaseUrl.href, { max: 4, onnotice: () => {} });
   try {
@@ -174,6 +177,7 @@ async function main(args: string[]): Promise<void> {
         LIVEKIT_API_KEY: livekit.apiKey,
         LIVEKIT_API_SECRET: livekit.apiSecret,
         DATABASE_POOL_SIZE: Deno.env.get("DATABASE_POOL_SIZE") ?? "10",
+        ...gcs.env,
       },
       log: (line) => console.error(line),
     });
@@ -252,6 +256,7 @@ async function main(args: string[]): Promise<void> {
     await stack?.stop();
     await setupSql.end();
     await livekit.close();
+    await gcs.close();
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.end();
   }

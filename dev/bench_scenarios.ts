@@ -6,6 +6,7 @@
 
 import type postgres from "postgres";
 import type { LiveKitDouble } from "../tests/support/livekit_double.ts";
+import { RECORDING_SCENARIOS, recordingScenarios } from "./bench_recordings.ts";
 import { sessionScenarios } from "./bench_sessions.ts";
 import { webhookScenarios } from "./bench_webhook.ts";
 
@@ -54,6 +55,7 @@ export async function benchScenarios(
     },
     ...(wanted(SESSION_SCENARIOS) ? await sessionScenarios(context) : []),
     ...(wanted(["livekit-webhook"]) ? await webhookScenarios(context) : []),
+    ...(wanted(RECORDING_SCENARIOS) ? await recordingScenarios(context) : []),
   ];
 }
 
