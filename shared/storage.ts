@@ -10,6 +10,7 @@
  * it.
  */
 import type { Storage } from "@google-cloud/storage";
+import process from "node:process";
 import type { z } from "zod";
 import type { storageEnv } from "./env.ts";
 import { HttpError, unavailable } from "./errors.ts";
@@ -86,11 +87,29 @@ type StorageSdk = typeof import("@google-cloud/storage");
 let sdk: Promise<StorageSdk> | undefined;
 
 function loadSdk(): Promise<StorageSdk> {
+  ensureOwnProcessEnv();
   sdk ??= import("@google-cloud/storage").catch((error) => {
     sdk = undefined;
     throw error;
   });
   return sdk;
+}
+
+/**
+ * Deno before 2.2, and so the edge runtime's Deno 2.1, keeps `env` on the prototype of
+ * `node:process`. The SDK's auth stack (google-logging-utils, via gcp-metadata) copies the
+ * module's own keys (TypeScript's `__importStar`) and then fails at import reading
+ * `process.env.GOOGLE_SDK_NODE_LOGGING`. Deno 2.2 made `env` an own property
+ * (denoland/deno#27891); this does the same where it is still missing.
+ */
+function ensureOwnProcessEnv(): void {
+  if (Object.hasOwn(process, "env")) return;
+  Object.defineProperty(process, "env", {
+    value: process.env,
+    enumerable: true,
+    configurable: true,
+    writable: true,
+  });
 }
 
 const storages = new Map<string, ObjectStorage>();

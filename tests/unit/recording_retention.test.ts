@@ -239,6 +239,7 @@ Deno.test("a completed upload queues one recording-ready email per guardian who 
       body: new Uint8Array([1, 2, 3, 4]),
     });
     assert.equal(put.status, 200);
+    await put.body?.cancel();
 
     const outbox = async () => [
       ...await db.sql<{ guardian_id: string; kind: string; status: string }[]>`
