@@ -17,6 +17,12 @@ import { parseArgs } from "node:util";
 import { getDatabase } from "../shared/db.ts";
 import { type BenchScenario, benchScenarios } from "./bench_scenarios.ts";
 import { REPO_ROOT, startStack } from "./stack.ts";
+import {
+  formatNotificationFigures,
+  NOTIFICATION_BENCH,
+  type NotificationFigures,
+  startNotificationBench,
+} from "./bench_notifications.ts";
 import { startLiveKitDouble } from "../tests/support/livekit_double.ts";
 import { startGcsDouble } from "../tests/support/gcs_double.ts";
 
@@ -160,6 +166,8 @@ async function main(args: string[]): Promise<void> {
   const livekit = startLiveKitDouble();
   // And GCS's: the recording functions sign URLs offline and need no bucket to be measured.
   const gcs = await startGcsDouble();
+  // And SendGrid's: the email bench counts what reaches it.
+  const notifications = startNotificationBench();
   const jwtSecret = benchSecret();
   const setupSql = postgres(databaseUrl.href, { max: 4, onnotice: () => {} });
   try {
@@ -178,6 +186,7 @@ async function main(args: string[]): Promise<void> {
         LIVEKIT_API_SECRET: livekit.apiSecret,
         DATABASE_POOL_SIZE: Deno.env.get("DATABASE_POOL_SIZE") ?? "10",
         ...gcs.env,
+        ...notifications.env,
       },
       log: (line) => console.error(line),
     });
@@ -198,7 +207,9 @@ async function main(args: string[]): Promise<void> {
     };
     const scenarios = (await benchScenarios(context, { only: values.only }))
       .filter((scenario) => !values.only || scenario.name === values.only);
-    if (scenarios.length === 0) throw new Error(`No scenario is named "${values.only}"`);
+    if (scenarios.length === 0 && values.only !== NOTIFICATION_BENCH) {
+      throw new Error(`No scenario is named "${values.only}"`);
+    }
 
     const options: MeasureOptions = {
       concurrency,
@@ -226,8 +237,14 @@ async function main(args: string[]): Promise<void> {
       }
     }
 
+    let emails: NotificationFigures | undefined;
+    if (!aborted.signal.aborted && (!values.only || values.only === NOTIFICATION_BENCH)) {
+      emails = await notifications.run({ url: stack.url, databaseUrl: databaseUrl.href, baseline });
+    }
+
     // stderr, like the progress lines: stdout carries the functions' request logs.
     console.error(table(baseline, results));
+    if (emails) console.error(formatNotificationFigures(emails));
     const report = {
       createdAt: new Date().toISOString(),
       deno: Deno.version.deno,
@@ -238,6 +255,7 @@ async function main(args: string[]): Promise<void> {
       baseline,
       scenarios: results,
       checks,
+      notifications: emails,
     };
     const path = join(REPO_ROOT, "bench-results.json");
     await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
@@ -257,6 +275,7 @@ async function main(args: string[]): Promise<void> {
     await setupSql.end();
     await livekit.close();
     await gcs.close();
+    await notifications.close();
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.end();
   }
