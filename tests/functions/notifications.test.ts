@@ -12,7 +12,7 @@ import { serviceToken, userToken } from "../support/tokens.ts";
 
 const VIEWER_URL = "https://viewer.example.test";
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -205,7 +205,7 @@ Deno.test("without SENDGRID_API_KEY emails are kept and shown by the local serve
 
 Deno.test("inviting a guardian emails them in the background, with no drain called", async () => {
   const double = startSendGridDouble();
-  const port = await freePort();
+  const port = freePort();
   const server = await startServer({
     env: { ...double.env, FUNCTIONS_URL: `http://127.0.0.1:${port}/functions/v1` },
     args: ["--port", String(port)],

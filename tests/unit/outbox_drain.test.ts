@@ -53,9 +53,10 @@ Deno.test("background work goes to EdgeRuntime.waitUntil where it exists, and fa
   let ran = false;
   const done = Promise.withResolvers<void>();
   runInBackground(
-    async () => {
+    () => {
       ran = true;
       done.resolve();
+      return Promise.resolve();
     },
     log,
     "never",
