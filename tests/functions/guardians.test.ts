@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  DEMO_SESSION,
   GUARDIAN_A_ROW,
   GUARDIAN_USER,
   PENDING_ROW,
@@ -289,6 +290,26 @@ Deno.test("a guardian confirms with the consent link, once and for all", async (
       const watch = await h.link("watch", REVOKED_ROW, crypto.randomUUID());
       assertError(await h.api.get(`streams?link=${watch}`), 401, "invalid_link");
     });
+
+    await t.step(
+      "a guardian with an account is linked to it and sees the streams once confirmed",
+      async () => {
+        // Streamer B's confirmed account address, invited by A.
+        const invited = await h.api.post("guardians", { email: "Other-Streamer@example.test" }, {
+          token: h.tokens.a,
+        });
+        assert.equal(invited.status, 201);
+        const detail = `streams?sessionId=${DEMO_SESSION}`;
+        assertError(await h.api.get(detail, { token: h.tokens.b }), 404, "not_found");
+        const confirmed = await h.api.post("guardian-consent", {
+          link: await h.link("consent", invited.body.guardian.id),
+        });
+        assert.equal(confirmed.status, 200);
+        const seen = await h.api.get(detail, { token: h.tokens.b });
+        assert.equal(seen.status, 200);
+        assert.equal(seen.body.session.id, DEMO_SESSION);
+      },
+    );
 
     await t.step("no link at all is 400 naming link", async () => {
       const missing = assertError(await h.api.post("guardian-consent", {}), 400, "invalid_request");
