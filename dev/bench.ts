@@ -321,7 +321,9 @@ function table(baseline: Measurement, results: ComparedMeasurement[]): string {
 
 function positiveNumber(
   flag: string,
-  raw: string,
+  // Possibly undefined to the type checker: with npm packages' Node types in the program (the
+  // storage SDK's), parseArgs no longer narrows options that have a default.
+  raw: string | undefined,
   options: { integer?: boolean; zero?: boolean } = {},
 ): number {
   const value = Number(raw);

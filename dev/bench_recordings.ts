@@ -250,7 +250,7 @@ async function main(args: string[]): Promise<void> {
       runs: { type: "string", default: "7" },
     },
   });
-  if (values.serve) return await serve(values.serve, values["eager-storage"]);
+  if (values.serve) return await serve(values.serve, values["eager-storage"] === true);
 
   // Imported here: the child never needs them.
   const { freshDatabase } = await import("../tests/support/database.ts");
@@ -261,7 +261,7 @@ async function main(args: string[]): Promise<void> {
     const jwtSecret = crypto.randomUUID().repeat(2);
     const token = await tokens(jwtSecret)(STREAMER_A);
     const results = await measureColdStart({
-      runs: Number(values.runs),
+      runs: Number(values.runs ?? "7"),
       token,
       env: {
         DATABASE_URL: database.url,
