@@ -122,6 +122,9 @@ export function createRecordingUrlHandler(options: RecordingUrlOptions) {
       const expiresAt = new Date(
         Math.min(latest, notAfter?.getTime() ?? latest),
       );
+      // A URL must live at least a second (V4 counts whole seconds): a link about to expire
+      // has nothing left to give.
+      if (expiresAt.getTime() - now.getTime() < 1000) throw invalidLink();
       const signed = await requireStorage(options.storage).signDownload(
         recording.object_path,
         {
