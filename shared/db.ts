@@ -56,6 +56,11 @@ export function getDatabase(url: string, options: DatabaseOptions = {}): Databas
   return database;
 }
 
+/** The database of a parsed `databaseEnv`, as every function's entry builds it. */
+export function databaseOf(config: { url: string; poolSize: number }): Database {
+  return getDatabase(config.url, { max: config.poolSize });
+}
+
 /** Closes every database opened by {@linkcode getDatabase}. */
 export async function closeAllDatabases(): Promise<void> {
   const open = [...databases.values()];

@@ -42,6 +42,14 @@ export interface RecordingTarget {
   credentialsJson: string;
 }
 
+/** The recording target of a configured bucket (`storageEnv`), or undefined without one. */
+export function recordingTargetOf(
+  storage: { bucket: string; credentials: Record<string, unknown> } | undefined,
+): RecordingTarget | undefined {
+  return storage &&
+    { bucket: storage.bucket, credentialsJson: JSON.stringify(storage.credentials) };
+}
+
 /** How long a grant lives; `livekit-token` refreshes it. */
 export const GRANT_TTL_SECONDS = 15 * 60;
 

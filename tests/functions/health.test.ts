@@ -14,9 +14,7 @@ Deno.test("health reports ok, its version and features, and no secrets", async (
   const livekit = startLiveKitDouble();
   const server = await startServer({
     env: {
-      LIVEKIT_URL: livekit.url,
-      LIVEKIT_API_KEY: livekit.apiKey,
-      LIVEKIT_API_SECRET: livekit.apiSecret,
+      ...livekit.env,
       RELEASE: "1.2.3",
       ALLOWED_ORIGINS: "https://viewer.example.test",
     },

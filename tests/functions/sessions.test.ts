@@ -33,9 +33,7 @@ async function harness(env: Record<string, string> = {}): Promise<Harness> {
   const livekit = startLiveKitDouble();
   const server = await startServer({
     env: {
-      LIVEKIT_URL: livekit.url,
-      LIVEKIT_API_KEY: livekit.apiKey,
-      LIVEKIT_API_SECRET: livekit.apiSecret,
+      ...livekit.env,
       LIVEKIT_TIMEOUT_SECONDS: "1",
       ...env,
     },

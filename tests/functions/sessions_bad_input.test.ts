@@ -137,9 +137,7 @@ Deno.test("bad input to the session functions is 400 and writes nothing", async 
   const livekit = startLiveKitDouble();
   const server = await startServer({
     env: {
-      LIVEKIT_URL: livekit.url,
-      LIVEKIT_API_KEY: livekit.apiKey,
-      LIVEKIT_API_SECRET: livekit.apiSecret,
+      ...livekit.env,
     },
   });
   const api = apiClient(server.url);

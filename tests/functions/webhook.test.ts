@@ -30,9 +30,7 @@ Deno.test("livekit-webhook verifies, applies once, and acknowledges what it igno
   const livekit = startLiveKitDouble();
   const server = await startServer({
     env: {
-      LIVEKIT_URL: livekit.url,
-      LIVEKIT_API_KEY: livekit.apiKey,
-      LIVEKIT_API_SECRET: livekit.apiSecret,
+      ...livekit.env,
     },
   });
   const api = apiClient(server.url);

@@ -27,6 +27,8 @@ export interface LiveKitDouble {
   egresses: Map<string, Record<string, unknown>>;
   calls: LiveKitCall[];
   mode: LiveKitMode;
+  /** `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` for a server under test. */
+  env: Record<string, string>;
   /** Adds an egress as LiveKit would report it from ListEgress. */
   addEgress(info: { egressId: string; roomName: string; status: EgressStatus }): void;
   close(): Promise<void>;
@@ -64,6 +66,7 @@ export function startLiveKitDouble(): LiveKitDouble {
     egresses: new Map(),
     calls: [],
     mode: "ok",
+    env: {},
     addEgress({ egressId, roomName, status }) {
       double.egresses.set(
         egressId,
@@ -168,5 +171,6 @@ export function startLiveKitDouble(): LiveKitDouble {
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handle);
   double.url = `http://127.0.0.1:${server.addr.port}`;
+  double.env = { LIVEKIT_URL: double.url, LIVEKIT_API_KEY: apiKey, LIVEKIT_API_SECRET: apiSecret };
   return double;
 }

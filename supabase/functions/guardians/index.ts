@@ -1,6 +1,6 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
-import { getDatabase } from "../../../shared/db.ts";
+import { databaseOf } from "../../../shared/db.ts";
 import { authEnv, corsEnv, databaseEnv, functionsEnv, parseConfig } from "../../../shared/env.ts";
 import { createDrainRequester } from "../../../shared/outbox_drain.ts";
 import { createGuardiansHandler } from "./handler.ts";
@@ -13,7 +13,7 @@ const config = parseConfig({
 });
 
 const fetch = createGuardiansHandler({
-  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  db: databaseOf(config.database),
   verifier: createTokenVerifier(config.auth),
   drain: createDrainRequester({ ...config.functions, ...config.auth }),
   cors: config.cors,

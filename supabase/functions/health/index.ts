@@ -1,5 +1,5 @@
 import { systemClock } from "../../../shared/clock.ts";
-import { getDatabase } from "../../../shared/db.ts";
+import { databaseOf } from "../../../shared/db.ts";
 import {
   corsEnv,
   databaseEnv,
@@ -21,7 +21,7 @@ const config = parseConfig({
 });
 
 const fetch = createHealthHandler({
-  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  db: databaseOf(config.database),
   cors: config.cors,
   version: config.observability.release,
   features: {

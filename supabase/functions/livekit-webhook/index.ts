@@ -1,5 +1,6 @@
 import { systemClock } from "../../../shared/clock.ts";
-import { getDatabase } from "../../../shared/db.ts";
+import { recordingTargetOf } from "../../../shared/livekit.ts";
+import { databaseOf } from "../../../shared/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -22,12 +23,9 @@ const config = parseConfig({
 });
 
 const fetch = createWebhookHandler({
-  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  db: databaseOf(config.database),
   livekit: config.livekit,
-  recording: config.storage && {
-    bucket: config.storage.bucket,
-    credentialsJson: JSON.stringify(config.storage.credentials),
-  },
+  recording: recordingTargetOf(config.storage),
   drain: createDrainRequester({ ...config.functions, ...config.auth }),
   cors: config.cors,
   clock: systemClock,

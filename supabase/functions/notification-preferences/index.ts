@@ -1,5 +1,5 @@
 import { systemClock } from "../../../shared/clock.ts";
-import { getDatabase } from "../../../shared/db.ts";
+import { databaseOf } from "../../../shared/db.ts";
 import { corsEnv, databaseEnv, linkEnv, parseConfig } from "../../../shared/env.ts";
 import { createLinkSigner } from "../../../shared/link.ts";
 import { createNotificationPreferencesHandler } from "./handler.ts";
@@ -7,7 +7,7 @@ import { createNotificationPreferencesHandler } from "./handler.ts";
 const config = parseConfig({ database: databaseEnv, cors: corsEnv, link: linkEnv });
 
 const fetch = createNotificationPreferencesHandler({
-  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  db: databaseOf(config.database),
   links: createLinkSigner(config.link.linkSecret, systemClock),
   cors: config.cors,
   clock: systemClock,

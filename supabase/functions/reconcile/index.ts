@@ -1,6 +1,6 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
-import { getDatabase } from "../../../shared/db.ts";
+import { databaseOf } from "../../../shared/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -23,7 +23,7 @@ const config = parseConfig({
   retention: recordingRetentionEnv,
 });
 
-const db = getDatabase(config.database.url, { max: config.database.poolSize });
+const db = databaseOf(config.database);
 const storage = config.storage && getObjectStorage(config.storage);
 
 const fetch = createReconcileHandler({

@@ -1,6 +1,6 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
-import { getDatabase } from "../../../shared/db.ts";
+import { databaseOf } from "../../../shared/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -22,7 +22,7 @@ const config = parseConfig({
 });
 
 const fetch = createRecordingUrlHandler({
-  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  db: databaseOf(config.database),
   verifier: createTokenVerifier(config.auth),
   links: createLinkSigner(config.link.linkSecret, systemClock),
   storage: config.storage && getObjectStorage(config.storage),

@@ -1,6 +1,6 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
-import { getDatabase } from "../../../shared/db.ts";
+import { databaseOf } from "../../../shared/db.ts";
 import { authEnv, corsEnv, databaseEnv, parseConfig, storageEnv } from "../../../shared/env.ts";
 import { getObjectStorage } from "../../../shared/storage.ts";
 import { createSignUploadUrlHandler } from "./handler.ts";
@@ -13,7 +13,7 @@ const config = parseConfig({
 });
 
 const fetch = createSignUploadUrlHandler({
-  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  db: databaseOf(config.database),
   verifier: createTokenVerifier(config.auth),
   storage: config.storage && getObjectStorage(config.storage),
   cors: config.cors,

@@ -1,6 +1,7 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
-import { getDatabase } from "../../../shared/db.ts";
+import { recordingTargetOf } from "../../../shared/livekit.ts";
+import { databaseOf } from "../../../shared/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -20,13 +21,10 @@ const config = parseConfig({
 });
 
 const fetch = createStartSessionHandler({
-  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  db: databaseOf(config.database),
   verifier: createTokenVerifier(config.auth),
   livekit: config.livekit,
-  recording: config.storage && {
-    bucket: config.storage.bucket,
-    credentialsJson: JSON.stringify(config.storage.credentials),
-  },
+  recording: recordingTargetOf(config.storage),
   cors: config.cors,
   clock: systemClock,
 });

@@ -1,6 +1,6 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
-import { getDatabase } from "../../../shared/db.ts";
+import { databaseOf } from "../../../shared/db.ts";
 import { authEnv, corsEnv, databaseEnv, linkEnv, parseConfig } from "../../../shared/env.ts";
 import { createLinkSigner } from "../../../shared/link.ts";
 import { createStreamsHandler } from "./handler.ts";
@@ -13,7 +13,7 @@ const config = parseConfig({
 });
 
 const fetch = createStreamsHandler({
-  db: getDatabase(config.database.url, { max: config.database.poolSize }),
+  db: databaseOf(config.database),
   verifier: createTokenVerifier(config.auth),
   links: createLinkSigner(config.link.linkSecret, systemClock),
   cors: config.cors,
