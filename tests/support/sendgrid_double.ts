@@ -321,7 +321,12 @@ export function startSendGridDouble(): SendGridDouble {
       receivedAt: performance.now(),
     });
     for (const wake of waiters) wake();
-    return new Response(null, { status: 202, headers: { "x-message-id": id } });
+    // Closing each connection keeps shutdown() from waiting on idle keep-alive connections,
+    // which Deno 2.1 (the edge runtime's) otherwise does for minutes.
+    return new Response(null, {
+      status: 202,
+      headers: { "x-message-id": id, connection: "close" },
+    });
   }
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handle);
