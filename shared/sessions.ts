@@ -85,7 +85,25 @@ export function toRecording(row: RecordingRow) {
   };
 }
 
-/** Columns of {@linkcode SessionRow}, for `select ${SESSION_COLUMNS} from sessions_with_recording`. */
+/** The `stream_sessions` columns of {@linkcode SessionRow}. */
+export const SESSION_FIELDS = [
+  "id",
+  "streamer_id",
+  "title",
+  "status",
+  "end_reason",
+  "room_name",
+  "record",
+  "created_at",
+  "started_at",
+  "ended_at",
+  "duration_seconds",
+  "viewers_current",
+  "viewers_peak",
+  "viewers_total",
+] as const;
+
+/** Sessions with the status of their latest egress recording. */
 function selectSessions(tx: Tx) {
   return tx`
     select s.id, s.streamer_id, s.title, s.status, s.end_reason, s.room_name, s.record,

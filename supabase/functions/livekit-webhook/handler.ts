@@ -117,6 +117,7 @@ export function createWebhookHandler(options: WebhookOptions) {
           ) as s on true`;
       if (!claim.claimed) return "duplicate";
       let outcome: string;
+      let refreshed: Promise<void> | undefined;
       if (!module) outcome = `ignored: ${event.event} changes nothing here`;
       else if (!claim.id) outcome = "ignored: no session has this room";
       else {
@@ -129,13 +130,17 @@ export function createWebhookHandler(options: WebhookOptions) {
           livekit: options.livekit,
           recording: options.recording,
         });
-        if (CHANGES_VIEWERS.has(event.event)) await refreshDerived(tx, session.id, now);
+        // Sent together with the ledger update below: one round trip for both.
+        if (CHANGES_VIEWERS.has(event.event)) refreshed = refreshDerived(tx, session.id, now);
       }
-      await tx`
-        update public.webhook_events
-           set outcome = 'processed', processed_at = ${now},
-               duration_ms = ${Math.round((performance.now() - started) * 100) / 100}
-         where id = ${event.id}`;
+      await Promise.all([
+        refreshed,
+        tx`
+          update public.webhook_events
+             set outcome = 'processed', processed_at = ${now},
+                 duration_ms = ${Math.round((performance.now() - started) * 100) / 100}
+           where id = ${event.id}`,
+      ]);
       return outcome;
     });
   }

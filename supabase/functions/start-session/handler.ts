@@ -24,7 +24,13 @@ import {
 } from "../../../shared/livekit.ts";
 import type { LogSink } from "../../../shared/log.ts";
 import { enforceRateLimit } from "../../../shared/rate_limit.ts";
-import { findActiveSession, findSession, toSession } from "../../../shared/sessions.ts";
+import {
+  findActiveSession,
+  findSession,
+  SESSION_FIELDS,
+  type SessionRow,
+  toSession,
+} from "../../../shared/sessions.ts";
 
 const Body = z.strictObject({
   title: z.string().trim().min(1).max(120).optional(),
@@ -128,24 +134,28 @@ export function createStartSessionHandler(options: StartSessionOptions) {
             if (!claimed) return { created: false, session: await replay(tx, user.sub, key, hash) };
           }
           const sessionId = crypto.randomUUID();
-          await tx`
-            insert into public.stream_sessions
-              (id, streamer_id, title, status, room_name, record, client, created_at, updated_at)
-            values (${sessionId}, ${user.sub}, ${input.title ?? null}, 'starting',
-                    ${roomNameFor(sessionId)}, ${record}, ${tx.json(input.client ?? {})},
-                    ${now}, ${now})`;
-          if (key) {
-            await tx`
+          // The insert and the key's response go in one round trip.
+          const [[row]] = await Promise.all([
+            tx<Omit<SessionRow, "recording_status">[]>`
+              insert into public.stream_sessions
+                (id, streamer_id, title, status, room_name, record, client, created_at, updated_at)
+              values (${sessionId}, ${user.sub}, ${input.title ?? null}, 'starting',
+                      ${roomNameFor(sessionId)}, ${record}, ${tx.json(input.client ?? {})},
+                      ${now}, ${now})
+              returning ${tx(SESSION_FIELDS)}`,
+            key && tx`
               update public.idempotency_keys
                  set response = ${tx.json({ sessionId })}, status_code = 201
-               where user_id = ${user.sub} and operation = ${OPERATION} and key = ${key}`;
-          }
+               where user_id = ${user.sub} and operation = ${OPERATION} and key = ${key}`,
+          ]);
           await createSessionRoom(options.livekit, {
             sessionId,
             streamerId: user.sub,
             recording: record ? options.recording : undefined,
           });
-          return { created: true, session: await findSession(tx, sessionId) };
+          // A recorded session's pending recording comes from a trigger in this transaction.
+          const session: SessionRow = { ...row, recording_status: record ? "pending" : null };
+          return { created: true, session };
         });
       } catch (error) {
         const constraint = (error as { constraint_name?: string }).constraint_name;
