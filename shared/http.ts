@@ -7,10 +7,13 @@ import { corsHeaders, type CorsOptions, preflightResponse } from "./cors.ts";
 import { errorResponse, HttpError, notFound } from "./errors.ts";
 import { createLogger, describeError, type LogFields, type Logger, type LogSink } from "./log.ts";
 import { mapDatabaseError } from "./pg_errors.ts";
+import { currentErrorReporter } from "./sentry.ts";
 
 /** What every operation receives besides the request. */
 export interface RequestContext {
   requestId: string;
+  /** The function's name, as in `/functions/v1/<name>`. */
+  functionName: string;
   /** Logger bound to the function and request id. */
   log: Logger;
   /** Adds fields (such as `userId`) to the request's log line. */
@@ -30,7 +33,7 @@ export interface FunctionOptions {
   cors: CorsOptions;
   /** Where log lines go. @default {stdout} */
   logSink?: LogSink;
-  /** Called with every unexpected error (Sentry). */
+  /** Called with every unexpected error. @default {the isolate's Sentry reporter, if any} */
   reportError?: (error: unknown, context: RequestContext) => void;
 }
 
@@ -78,6 +81,7 @@ export function createFunction(
     const log = baseLog.with({ requestId });
     const context: RequestContext = {
       requestId,
+      functionName: options.name,
       log,
       annotate: (extra) => Object.assign(fields, extra),
     };
@@ -104,7 +108,9 @@ export function createFunction(
       failure = toHttpError(error);
       if (failure.status >= 500) {
         log.error("request failed", { code: failure.code, ...describeError(error) });
-        if (failure.status === 500) options.reportError?.(error, context);
+        if (failure.status === 500) {
+          (options.reportError ?? currentErrorReporter())?.(error, context);
+        }
       }
       response = errorResponse(failure, requestId);
     }

@@ -1,16 +1,26 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { databaseOf } from "../../../shared/db.ts";
-import { authEnv, corsEnv, databaseEnv, parseConfig, storageEnv } from "../../../shared/env.ts";
+import {
+  authEnv,
+  corsEnv,
+  databaseEnv,
+  observabilityEnv,
+  parseConfig,
+  storageEnv,
+} from "../../../shared/env.ts";
 import { getObjectStorage } from "../../../shared/storage.ts";
 import { createDeleteRecordingHandler } from "./handler.ts";
 
 const config = parseConfig({
+  observability: observabilityEnv,
   database: databaseEnv,
   auth: authEnv,
   cors: corsEnv,
   storage: storageEnv,
 });
+reportErrorsTo(config.observability);
 
 const fetch = createDeleteRecordingHandler({
   db: databaseOf(config.database),

@@ -1,21 +1,25 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { databaseOf } from "../../../shared/db.ts";
 import {
   authEnv,
   corsEnv,
   databaseEnv,
   livekitRequiredEnv,
+  observabilityEnv,
   parseConfig,
 } from "../../../shared/env.ts";
 import { createEndSessionHandler } from "./handler.ts";
 
 const config = parseConfig({
+  observability: observabilityEnv,
   database: databaseEnv,
   auth: authEnv,
   cors: corsEnv,
   livekit: livekitRequiredEnv,
 });
+reportErrorsTo(config.observability);
 
 const fetch = createEndSessionHandler({
   db: databaseOf(config.database),

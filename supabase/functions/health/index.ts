@@ -1,4 +1,5 @@
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { databaseOf } from "../../../shared/db.ts";
 import {
   corsEnv,
@@ -19,6 +20,7 @@ const config = parseConfig({
   email: emailEnv,
   observability: observabilityEnv,
 });
+reportErrorsTo(config.observability);
 
 const fetch = createHealthHandler({
   db: databaseOf(config.database),

@@ -1,5 +1,6 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { databaseOf } from "../../../shared/db.ts";
 import {
   authEnv,
@@ -7,18 +8,21 @@ import {
   databaseEnv,
   linkEnv,
   livekitRequiredEnv,
+  observabilityEnv,
   parseConfig,
 } from "../../../shared/env.ts";
 import { createLinkSigner } from "../../../shared/link.ts";
 import { createLiveKitTokenHandler } from "./handler.ts";
 
 const config = parseConfig({
+  observability: observabilityEnv,
   database: databaseEnv,
   auth: authEnv,
   cors: corsEnv,
   link: linkEnv,
   livekit: livekitRequiredEnv,
 });
+reportErrorsTo(config.observability);
 
 const fetch = createLiveKitTokenHandler({
   db: databaseOf(config.database),

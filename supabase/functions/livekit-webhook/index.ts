@@ -1,4 +1,5 @@
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { recordingTargetOf } from "../../../shared/livekit.ts";
 import { databaseOf } from "../../../shared/db.ts";
 import {
@@ -7,6 +8,7 @@ import {
   databaseEnv,
   functionsEnv,
   livekitRequiredEnv,
+  observabilityEnv,
   parseConfig,
   storageEnv,
 } from "../../../shared/env.ts";
@@ -14,6 +16,7 @@ import { createDrainRequester } from "../../../shared/outbox_drain.ts";
 import { createWebhookHandler } from "./handler.ts";
 
 const config = parseConfig({
+  observability: observabilityEnv,
   database: databaseEnv,
   cors: corsEnv,
   livekit: livekitRequiredEnv,
@@ -21,6 +24,7 @@ const config = parseConfig({
   auth: authEnv,
   functions: functionsEnv,
 });
+reportErrorsTo(config.observability);
 
 const fetch = createWebhookHandler({
   db: databaseOf(config.database),

@@ -1,10 +1,23 @@
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { databaseOf } from "../../../shared/db.ts";
-import { corsEnv, databaseEnv, linkEnv, parseConfig } from "../../../shared/env.ts";
+import {
+  corsEnv,
+  databaseEnv,
+  linkEnv,
+  observabilityEnv,
+  parseConfig,
+} from "../../../shared/env.ts";
 import { createLinkSigner } from "../../../shared/link.ts";
 import { createNotificationPreferencesHandler } from "./handler.ts";
 
-const config = parseConfig({ database: databaseEnv, cors: corsEnv, link: linkEnv });
+const config = parseConfig({
+  observability: observabilityEnv,
+  database: databaseEnv,
+  cors: corsEnv,
+  link: linkEnv,
+});
+reportErrorsTo(config.observability);
 
 const fetch = createNotificationPreferencesHandler({
   db: databaseOf(config.database),

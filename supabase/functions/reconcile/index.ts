@@ -1,11 +1,13 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { databaseOf } from "../../../shared/db.ts";
 import {
   authEnv,
   corsEnv,
   databaseEnv,
   livekitRequiredEnv,
+  observabilityEnv,
   parseConfig,
   recordingRetentionEnv,
   storageEnv,
@@ -15,6 +17,7 @@ import { getObjectStorage } from "../../../shared/storage.ts";
 import { createReconcileHandler } from "./handler.ts";
 
 const config = parseConfig({
+  observability: observabilityEnv,
   database: databaseEnv,
   auth: authEnv,
   cors: corsEnv,
@@ -22,6 +25,7 @@ const config = parseConfig({
   storage: storageEnv,
   retention: recordingRetentionEnv,
 });
+reportErrorsTo(config.observability);
 
 const db = databaseOf(config.database);
 const storage = config.storage && getObjectStorage(config.storage);

@@ -1,11 +1,13 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { databaseOf } from "../../../shared/db.ts";
 import {
   authEnv,
   corsEnv,
   databaseEnv,
   linkEnv,
+  observabilityEnv,
   parseConfig,
   storageEnv,
 } from "../../../shared/env.ts";
@@ -14,12 +16,14 @@ import { getObjectStorage } from "../../../shared/storage.ts";
 import { createRecordingUrlHandler } from "./handler.ts";
 
 const config = parseConfig({
+  observability: observabilityEnv,
   database: databaseEnv,
   auth: authEnv,
   cors: corsEnv,
   link: linkEnv,
   storage: storageEnv,
 });
+reportErrorsTo(config.observability);
 
 const fetch = createRecordingUrlHandler({
   db: databaseOf(config.database),

@@ -1,5 +1,6 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { databaseOf } from "../../../shared/db.ts";
 import {
   authEnv,
@@ -9,6 +10,7 @@ import {
   emailEnv,
   functionsEnv,
   linkEnv,
+  observabilityEnv,
   parseConfig,
   viewerEnv,
 } from "../../../shared/env.ts";
@@ -17,6 +19,7 @@ import { createSendNotificationHandler } from "./handler.ts";
 import { createCaptureMailer, createSendGridMailer } from "./mailer.ts";
 
 const config = parseConfig({
+  observability: observabilityEnv,
   database: databaseEnv,
   auth: authEnv,
   cors: corsEnv,
@@ -26,6 +29,7 @@ const config = parseConfig({
   viewer: viewerEnv,
   functions: functionsEnv,
 });
+reportErrorsTo(config.observability);
 
 const db = databaseOf(config.database);
 

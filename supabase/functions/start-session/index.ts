@@ -1,5 +1,6 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { recordingTargetOf } from "../../../shared/livekit.ts";
 import { databaseOf } from "../../../shared/db.ts";
 import {
@@ -7,18 +8,21 @@ import {
   corsEnv,
   databaseEnv,
   livekitRequiredEnv,
+  observabilityEnv,
   parseConfig,
   storageEnv,
 } from "../../../shared/env.ts";
 import { createStartSessionHandler } from "./handler.ts";
 
 const config = parseConfig({
+  observability: observabilityEnv,
   database: databaseEnv,
   auth: authEnv,
   cors: corsEnv,
   livekit: livekitRequiredEnv,
   storage: storageEnv,
 });
+reportErrorsTo(config.observability);
 
 const fetch = createStartSessionHandler({
   db: databaseOf(config.database),

@@ -1,16 +1,26 @@
 import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { databaseOf } from "../../../shared/db.ts";
-import { authEnv, corsEnv, databaseEnv, linkEnv, parseConfig } from "../../../shared/env.ts";
+import {
+  authEnv,
+  corsEnv,
+  databaseEnv,
+  linkEnv,
+  observabilityEnv,
+  parseConfig,
+} from "../../../shared/env.ts";
 import { createLinkSigner } from "../../../shared/link.ts";
 import { createStreamsHandler } from "./handler.ts";
 
 const config = parseConfig({
+  observability: observabilityEnv,
   database: databaseEnv,
   auth: authEnv,
   cors: corsEnv,
   link: linkEnv,
 });
+reportErrorsTo(config.observability);
 
 const fetch = createStreamsHandler({
   db: databaseOf(config.database),
