@@ -78,11 +78,23 @@ function constantTimeEqual(a: string, b: string): boolean {
   return difference === 0;
 }
 
+/** An HS256 key for `secret`, imported once and shared by every request of the isolate. */
+export function hmacKey(secret: string, usages: KeyUsage[]): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    usages,
+  );
+}
+
 /** Creates the verifier once per cold start; the remote JWKS is cached across requests. */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const clock = options.clock ?? systemClock;
   const issuer = options.issuer ?? `${options.supabaseUrl}/auth/v1`;
-  const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : undefined;
+  // Imported once: jose would import raw key bytes again on every verification.
+  const secret = options.jwtSecret ? hmacKey(options.jwtSecret, ["verify"]) : undefined;
   let keySet: JWTVerifyGetKey | undefined;
   if (options.jwks) keySet = createLocalJWKSet(options.jwks);
   else if (options.remoteJwks !== false) {
@@ -102,7 +114,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     const common = { currentDate: clock.now(), clockTolerance: 5 };
     if (alg === "HS256" && secret) {
-      return (await jwtVerify(token, secret, { ...common, algorithms: ["HS256"] })).payload;
+      return (await jwtVerify(token, await secret, { ...common, algorithms: ["HS256"] })).payload;
     }
     if (alg && ASYMMETRIC.includes(alg) && keySet) {
       return (await jwtVerify(token, keySet, { ...common, algorithms: ASYMMETRIC })).payload;

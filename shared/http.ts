@@ -133,10 +133,16 @@ function withHeaders(
   requestId: string,
   cors: CorsOptions,
 ): Response {
-  const headers = new Headers(response.headers);
-  headers.set("x-request-id", requestId);
-  for (const [name, value] of corsHeaders(request.headers.get("origin"), cors)) {
-    headers.set(name, value);
+  const extra = corsHeaders(request.headers.get("origin"), cors);
+  extra.set("x-request-id", requestId);
+  try {
+    // In place: re-wrapping would turn a ready body into a stream on every response.
+    for (const [name, value] of extra) response.headers.set(name, value);
+    return response;
+  } catch {
+    // Immutable headers (a response from fetch): copy them.
+    const headers = new Headers(response.headers);
+    for (const [name, value] of extra) headers.set(name, value);
+    return new Response(response.body, { status: response.status, headers });
   }
-  return new Response(response.body, { status: response.status, headers });
 }

@@ -6,6 +6,7 @@
 import { jwtVerify, SignJWT } from "jose";
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
+import { hmacKey } from "./auth.ts";
 import { HttpError } from "./errors.ts";
 
 /** What a link lets its holder do. */
@@ -51,7 +52,7 @@ export function createLinkSigner(secret: string, clock: Clock = systemClock): Li
   if (secret.length < 32) {
     throw new Error("Cannot sign links: the secret is shorter than 32 characters");
   }
-  const key = new TextEncoder().encode(secret);
+  const key = hmacKey(secret, ["sign", "verify"]);
   return {
     async sign(link, options = {}) {
       const now = Math.floor(clock.now().getTime() / 1000);
@@ -62,11 +63,11 @@ export function createLinkSigner(secret: string, clock: Clock = systemClock): Li
         .setAudience(AUDIENCE)
         .setIssuedAt(now)
         .setExpirationTime(now + lifetime)
-        .sign(key);
+        .sign(await key);
     },
     async verify(token, type) {
       try {
-        const { payload } = await jwtVerify(token, key, {
+        const { payload } = await jwtVerify(token, await key, {
           algorithms: ["HS256"],
           audience: AUDIENCE,
           typ: TOKEN_TYPE,
