@@ -149,6 +149,37 @@ Deno.test("reconcile ends abandoned and roomless sessions, refreshes recordings,
       assert.equal(later.body.sessionsAbandoned, 1);
     });
 
+    await t.step(
+      "expired idempotency keys, old rate-limit windows and ledger rows go",
+      async () => {
+        const now = clock.now();
+        const user = crypto.randomUUID();
+        await sql`insert into auth.users (id, email) values (${user}, 'keys@example.test')`;
+        await sql`
+        insert into idempotency_keys (user_id, operation, key, request_hash, created_at, expires_at)
+        values (${user}, 'start-session', 'expired-key-1', 'h', ${minutesAgo(3000)},
+                ${new Date(now.getTime() - 60_000)}),
+               (${user}, 'start-session', 'current-key-1', 'h', ${now},
+                ${new Date(now.getTime() + 3_600_000)})`;
+        await sql`
+        insert into rate_limit_buckets (key, window_start, hits)
+        values ('old', ${new Date(now.getTime() - 2 * 86_400_000)}, 3), ('new', ${now}, 1)`;
+        await sql`
+        insert into webhook_events (id, event, outcome, received_at, payload)
+        values ('EV_old', 'room_started', 'processed', ${new Date(
+          now.getTime() - 31 * 86_400_000,
+        )}, '{}'),
+               ('EV_new', 'room_started', 'processed', ${now}, '{}')`;
+        assert.equal((await call(await serviceToken(SECRET))).status, 200);
+        const keys = await sql`select key from idempotency_keys`;
+        assert.deepEqual(keys.map((row) => row.key), ["current-key-1"]);
+        const buckets = await sql`select key from rate_limit_buckets`;
+        assert.deepEqual(buckets.map((row) => row.key), ["new"]);
+        const events = await sql`select id from webhook_events`;
+        assert.deepEqual(events.map((row) => row.id), ["EV_new"]);
+      },
+    );
+
     await t.step("LiveKit down: 503 livekit_unavailable", async () => {
       livekit.mode = "fail";
       const down = await call(await serviceToken(SECRET));

@@ -27,6 +27,8 @@ import { endSession, lockSession } from "../../../shared/session_state.ts";
 export const ABANDON_AFTER_SECONDS = 10 * 60;
 /** Rooms and egress younger than this may not show in LiveKit's lists yet. */
 const SETTLE_SECONDS = 60;
+/** LiveKit retries a webhook for minutes, so a month of event ids is ample to spot duplicates. */
+const WEBHOOK_LEDGER_DAYS = 30;
 /** A recording not updated by webhooks for this long is refreshed from ListEgress. */
 const STUCK_AFTER_SECONDS = 5 * 60;
 
@@ -147,6 +149,20 @@ export function createReconcileHandler(options: ReconcileOptions) {
     return updated;
   }
 
+  /** Keeps the bookkeeping tables small: expired idempotency keys, spent rate-limit windows. */
+  async function purgeExpired(now: Date): Promise<void> {
+    await db.asService((tx) =>
+      Promise.all([
+        tx`delete from public.idempotency_keys where expires_at <= ${now}`,
+        tx`delete from public.rate_limit_buckets where window_start < ${
+          secondsBefore(now, 86_400)
+        }`,
+        tx`delete from public.webhook_events
+            where received_at < ${secondsBefore(now, WEBHOOK_LEDGER_DAYS * 86_400)}`,
+      ])
+    );
+  }
+
   async function deleteEndedRooms(rooms: Set<string>, log: Logger) {
     if (rooms.size === 0) return;
     const ended = await db.asService((tx) =>
@@ -185,6 +201,7 @@ export function createReconcileHandler(options: ReconcileOptions) {
         const recordingsUpdated = retention.recordingsUpdated +
           await refreshStuckRecordings(now);
         await deleteEndedRooms(rooms, context.log);
+        await purgeExpired(now);
         const result = {
           sessionsEnded: roomless.ended,
           sessionsAbandoned: sessionsAbandoned + roomless.abandoned,

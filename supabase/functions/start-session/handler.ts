@@ -129,7 +129,10 @@ export function createStartSessionHandler(options: StartSessionOptions) {
                 (user_id, operation, key, request_hash, created_at, expires_at)
               values (${user.sub}, ${OPERATION}, ${key}, ${hash}, ${now},
                       ${new Date(now.getTime() + 24 * 3600_000)})
-              on conflict (user_id, operation, key) do nothing
+              on conflict (user_id, operation, key) do update
+                 set request_hash = excluded.request_hash, response = null, status_code = null,
+                     created_at = excluded.created_at, expires_at = excluded.expires_at
+               where idempotency_keys.expires_at <= ${now}
               returning key`;
             if (!claimed) return { created: false, session: await replay(tx, user.sub, key, hash) };
           }
