@@ -11,10 +11,10 @@
  *   `deno run`, plus recording-url with the SDK imported eagerly at boot, which is what the
  *   lazy import saves. The database is a fresh one (`TEST_DATABASE_URL`, else PGlite).
  */
-import { SignJWT } from "jose";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import type { BenchContext, BenchScenario } from "./bench_scenarios.ts";
+import { mintTokens, rotate } from "./bench_support.ts";
 import { DEMO_RECORDING, DEMO_SESSION, STREAMER_A } from "./seed_ids.ts";
 
 /** Users per scenario: more than a 5 s run at a few thousand requests per second needs. */
@@ -55,43 +55,26 @@ async function createOwners(context: BenchContext, tag: string): Promise<Owner[]
   return [...rows];
 }
 
-function tokens(jwtSecret: string) {
-  const key = new TextEncoder().encode(jwtSecret);
-  const cache = new Map<string, Promise<string>>();
-  return (sub: string) => {
-    let token = cache.get(sub);
-    if (!token) {
-      token = new SignJWT({ sub, role: "authenticated", aud: "authenticated" })
-        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-        .setIssuedAt()
-        .setExpirationTime("1h")
-        .sign(key);
-      cache.set(sub, token);
-    }
-    return token;
-  };
-}
-
-function rotate<T>(items: T[]): () => T {
-  let next = 0;
-  return () => items[next++ % items.length];
-}
-
 /** sign-upload-url and recording-url. The stack must have storage configured. */
 export async function recordingScenarios(context: BenchContext): Promise<BenchScenario[]> {
-  const tokenOf = tokens(context.jwtSecret);
-  const uploaders = rotate(await createOwners(context, "uploader"));
-  const players = rotate(await createOwners(context, "player"));
+  const uploaderRows = await createOwners(context, "uploader");
+  const playerRows = await createOwners(context, "player");
+  const tokenOf = await mintTokens(
+    context.jwtSecret,
+    [...uploaderRows, ...playerRows].map((owner) => owner.user),
+  );
+  const uploaders = rotate(uploaderRows);
+  const players = rotate(playerRows);
   const url = (name: string) => `${context.url}/functions/v1/${name}`;
   return [
     {
       name: "sign-upload-url",
-      request: async () => {
+      request: () => {
         const { user, session } = uploaders();
         return new Request(url("sign-upload-url"), {
           method: "POST",
           headers: {
-            authorization: `Bearer ${await tokenOf(user)}`,
+            authorization: `Bearer ${tokenOf(user)}`,
             "content-type": "application/json",
           },
           body: JSON.stringify({
@@ -105,10 +88,10 @@ export async function recordingScenarios(context: BenchContext): Promise<BenchSc
     },
     {
       name: "recording-url",
-      request: async () => {
+      request: () => {
         const { user, recording } = players();
         return new Request(`${url("recording-url")}?recordingId=${recording}`, {
-          headers: { authorization: `Bearer ${await tokenOf(user)}` },
+          headers: { authorization: `Bearer ${tokenOf(user)}` },
         });
       },
       expectStatus: [200],
@@ -259,7 +242,7 @@ async function main(args: string[]): Promise<void> {
   const gcs = await startGcsDouble();
   try {
     const jwtSecret = crypto.randomUUID().repeat(2);
-    const token = await tokens(jwtSecret)(STREAMER_A);
+    const token = (await mintTokens(jwtSecret, [STREAMER_A]))(STREAMER_A);
     const results = await measureColdStart({
       runs: Number(values.runs ?? "7"),
       token,

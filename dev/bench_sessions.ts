@@ -3,9 +3,8 @@
  * contract allows one session per streamer, and users rotate where rate limits apply (60
  * tokens a minute per user), so what is measured is the operation, not a 409 or a 429.
  */
-import { SignJWT } from "jose";
-import { hmacKey } from "../shared/auth.ts";
 import type { BenchContext, BenchScenario } from "./bench_scenarios.ts";
+import { mintTokens, rotate } from "./bench_support.ts";
 
 /** Users created per pool, enough for a 5 s run; their tokens are minted before measuring. */
 const POOL = 6_000;
@@ -30,28 +29,6 @@ async function createLiveSessions(context: BenchContext, users: string[]): Promi
   return users.map((user) => byStreamer.get(user)!);
 }
 
-/** Access tokens of `users`, minted before measuring so the load does not pay for signing. */
-async function mintTokens(context: BenchContext, users: string[]): Promise<Map<string, string>> {
-  const key = await hmacKey(context.jwtSecret, ["sign"]);
-  const tokens = new Map<string, string>();
-  for (const sub of users) {
-    tokens.set(
-      sub,
-      await new SignJWT({ sub, role: "authenticated", aud: "authenticated" })
-        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-        .setIssuedAt()
-        .setExpirationTime("1h")
-        .sign(key),
-    );
-  }
-  return tokens;
-}
-
-function rotate<T>(items: T[]): () => T {
-  let next = 0;
-  return () => items[next++ % items.length];
-}
-
 /** streams, livekit-token, end-session and start-session. */
 export async function sessionScenarios(context: BenchContext): Promise<BenchScenario[]> {
   const viewers = (await createUsers(context, "live")).slice(0, 2_000);
@@ -59,8 +36,7 @@ export async function sessionScenarios(context: BenchContext): Promise<BenchScen
   const enders = await createUsers(context, "ender");
   const endable = await createLiveSessions(context, enders);
   const starters = await createUsers(context, "starter");
-  const minted = await mintTokens(context, [...viewers, ...enders, ...starters]);
-  const tokenOf = (user: string) => minted.get(user)!;
+  const tokenOf = await mintTokens(context.jwtSecret, [...viewers, ...enders, ...starters]);
   const url = (name: string) => `${context.url}/functions/v1/${name}`;
   const post = (name: string, user: string, body: unknown) =>
     new Request(url(name), {

@@ -2,13 +2,7 @@
 import assert from "node:assert/strict";
 import { startLiveKitDouble } from "../support/livekit_double.ts";
 import { startServer } from "../support/stack.ts";
-
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+import { unusedPort } from "../support/net.ts";
 
 Deno.test("health reports ok, its version and features, and no secrets", async () => {
   const livekit = startLiveKitDouble();
@@ -52,7 +46,7 @@ Deno.test("health reports ok, its version and features, and no secrets", async (
 
 Deno.test("health is degraded when a configured dependency is down", async () => {
   const server = await startServer({
-    env: { LIVEKIT_URL: `http://127.0.0.1:${closedPort()}` },
+    env: { LIVEKIT_URL: `http://127.0.0.1:${unusedPort()}` },
   });
   try {
     const response = await fetch(`${server.url}/functions/v1/health`);

@@ -9,15 +9,9 @@ import { apiClient, assertError } from "../support/api.ts";
 import { startSendGridDouble } from "../support/sendgrid_double.ts";
 import { startServer, testSecret } from "../support/stack.ts";
 import { serviceToken, userToken } from "../support/tokens.ts";
+import { unusedPort } from "../support/net.ts";
 
 const VIEWER_URL = "https://viewer.example.test";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 function linkIn(text: string, route: string): string {
   const match = new RegExp(`${VIEWER_URL}/#/${route}\\?link=([\\w.-]+)`).exec(text);
@@ -205,7 +199,7 @@ Deno.test("without SENDGRID_API_KEY emails are kept and shown by the local serve
 
 Deno.test("inviting a guardian emails them in the background, with no drain called", async () => {
   const double = startSendGridDouble();
-  const port = freePort();
+  const port = unusedPort();
   const server = await startServer({
     env: { ...double.env, FUNCTIONS_URL: `http://127.0.0.1:${port}/functions/v1` },
     args: ["--port", String(port)],

@@ -12,6 +12,7 @@ import { startLiveKitDouble } from "../support/livekit_double.ts";
 import { startServer } from "../support/stack.ts";
 import { userToken } from "../support/tokens.ts";
 import { signBody, signEvent } from "../support/webhook_events.ts";
+import { unusedPort } from "../support/net.ts";
 
 async function post(url: string, body: string, authorization?: string) {
   const response = await fetch(`${url}/functions/v1/livekit-webhook`, {
@@ -124,9 +125,7 @@ Deno.test("livekit-webhook verifies, applies once, and acknowledges what it igno
 });
 
 Deno.test("livekit-webhook answers 503 when the database is down, so LiveKit retries", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = unusedPort();
   const secret = "a-livekit-api-secret-of-32-characters";
   const handler = createWebhookHandler({
     db: getDatabase(`postgres://postgres@127.0.0.1:${port}/none`, { max: 1 }),
