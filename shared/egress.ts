@@ -39,9 +39,9 @@ const RANK: Record<string, number> = {
   deleted: 4,
 };
 
-/** Whether an egress is still recording (it blocks starting another for the streamer). */
-export function isActiveRecordingStatus(status: string): boolean {
-  return status === "pending" || status === "recording";
+/** The object path prefix of a session's egress recordings. */
+export function recordingPrefix(streamerId: string, sessionId: string): string {
+  return `recordings/${streamerId}/${sessionId}/`;
 }
 
 function nanosToDate(value: string | undefined): Date | null {
@@ -158,7 +158,7 @@ export async function applyEgressReport(
   const status = forward ? report.status : recording.status;
   const readyAt = status === "ready" ? report.endedAt ?? now : null;
   // Object paths LiveKit reports outside the session's prefix are not trusted as ours.
-  const prefix = `recordings/${session.streamer_id}/${session.id}/`;
+  const prefix = recordingPrefix(session.streamer_id, session.id);
   const objectPath = report.objectPath?.startsWith(prefix) ? report.objectPath : null;
   const result = await tx`
     update public.recordings

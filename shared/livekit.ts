@@ -22,6 +22,7 @@ import {
   TrackSource,
 } from "livekit-server-sdk";
 import type { Clock } from "./clock.ts";
+import { recordingPrefix } from "./egress.ts";
 import { unavailable } from "./errors.ts";
 
 /** LiveKit settings, as `livekitEnv` parses them. */
@@ -159,11 +160,6 @@ function roomService(settings: LiveKitSettings): RoomServiceClient {
   return new RoomServiceClient(settings.httpUrl, settings.apiKey, settings.apiSecret, {
     requestTimeout: settings.timeoutSeconds,
   });
-}
-
-/** The object path prefix of a session's egress recordings. */
-export function recordingPrefix(streamerId: string, sessionId: string): string {
-  return `recordings/${streamerId}/${sessionId}/`;
 }
 
 /** An MP4 file written straight to the bucket under the session's prefix. */
