@@ -77,6 +77,7 @@ export function createFunction(
   return async function handle(request: Request): Promise<Response> {
     const started = performance.now();
     const requestId = requestIdOf(request);
+    const path = new URL(request.url).pathname;
     const fields: LogFields = {};
     const log = baseLog.with({ requestId });
     const context: RequestContext = {
@@ -88,7 +89,6 @@ export function createFunction(
     let response: Response;
     let failure: HttpError | undefined;
     try {
-      const path = new URL(request.url).pathname;
       const route = routes[request.method as Method];
       if (!isOwnPath(path, options.name)) {
         throw notFound(`There is no function at ${path}.`);
@@ -117,7 +117,7 @@ export function createFunction(
     response = withHeaders(response, request, requestId, options.cors);
     log.info("request", {
       method: request.method,
-      path: new URL(request.url).pathname,
+      path,
       status: response.status,
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       ...(failure ? { code: failure.code } : {}),
