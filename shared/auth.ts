@@ -21,6 +21,10 @@ import type { Handler, RequestContext } from "./http.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ASYMMETRIC = ["RS256", "ES256", "EdDSA"];
+/** How long, at most, a verified token is trusted without checking its signature again. */
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+/** How many verified tokens an isolate remembers; the oldest go first. */
+const VERIFIED_TOKEN_LIMIT = 5_000;
 
 /** The claims of a verified user, as the database's RLS policies receive them. */
 export interface UserClaims extends JWTPayload {
@@ -105,7 +109,31 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     });
   }
 
+  // Clients send the same access token with every call for its hour of life, so a token
+  // whose signature checked out is remembered for a short while: its expiry and claims are
+  // still checked on every use, but not its signature again. Only successes are kept,
+  // keyed by the whole token (signature included), so nothing unverified can get in.
+  const verified = new Map<string, { payload: JWTPayload; until: number }>();
+
   async function verifySignature(token: string): Promise<JWTPayload> {
+    const now = clock.now().getTime();
+    const known = verified.get(token);
+    if (known && now < known.until) return known.payload;
+    verified.delete(token);
+    const payload = await checkSignature(token);
+    if (typeof payload.exp === "number") {
+      // Never past the expiry, and at most a minute: a signing key revoked from the JWKS
+      // stops being honoured within that minute.
+      const until = Math.min(now + VERIFIED_TOKEN_TTL_MS, payload.exp * 1000);
+      if (verified.size >= VERIFIED_TOKEN_LIMIT) {
+        verified.delete(verified.keys().next().value!); // the oldest entry
+      }
+      verified.set(token, { payload, until });
+    }
+    return payload;
+  }
+
+  async function checkSignature(token: string): Promise<JWTPayload> {
     let alg: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;

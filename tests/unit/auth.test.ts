@@ -82,6 +82,27 @@ Deno.test("wrong aud, role or subject are rejected", async () => {
   await rejectsUser(await sign(claims({ sub: undefined })));
 });
 
+Deno.test("a remembered token still expires, and its claims are checked on every use", async () => {
+  const own = fixedClock("2026-11-22T10:00:00Z");
+  const v = createTokenVerifier({
+    supabaseUrl: SUPABASE_URL,
+    jwtSecret: SECRET,
+    remoteJwks: false,
+    clock: own,
+  });
+  const token = await sign(claims({ exp: now + 30 }));
+  assert.equal((await v.verifyUser(token)).sub, USER);
+  assert.equal((await v.verifyUser(token)).sub, USER);
+  // Remembered as verified, but a user token is still no service credential.
+  await assert.rejects(v.verifyService(token), HttpError);
+  // The same claims under another signature are not the remembered token.
+  const [header, payload] = token.split(".");
+  const forged = await sign(claims({ exp: now + 30 }), "another-secret-that-is-also-long-enough!!");
+  await rejectsUser(`${header}.${payload}.${forged.split(".")[2]}`, v);
+  own.advance(40); // past exp and jose's 5 s tolerance
+  await rejectsUser(token, v);
+});
+
 Deno.test("malformed tokens are rejected", async () => {
   for (const token of ["", "abc", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30", "...."]) {
     await rejectsUser(token);
