@@ -13,7 +13,7 @@ export interface RateLimit {
 
 /**
  * Counts one hit for `subject` (a user id or link) and throws `429 rate_limited` with
- * `Retry-After` when the limit is exceeded. One statement in its own transaction.
+ * `Retry-After` when the limit is exceeded.
  */
 export async function enforceRateLimit(
   db: Database,
@@ -21,14 +21,13 @@ export async function enforceRateLimit(
   subject: string,
   clock: Clock,
 ): Promise<void> {
-  // Asynchronous commit: a crash may forget a few hits, which a limit can afford, and the
-  // request does not wait for a WAL flush.
-  const [row] = await db.sql.begin((tx) =>
-    tx<{ allowed: boolean; retry_after_seconds: number }[]>`
-      select set_config('synchronous_commit', 'off', true), allowed, retry_after_seconds
-        from private.rate_limit_hit(${`${limit.name}:${subject}`}, ${limit.limit},
-                                    ${limit.windowSeconds}, ${clock.now()})`
-  ) as { allowed: boolean; retry_after_seconds: number }[];
+  // One statement, so one round trip: it is its own transaction. Asynchronous commit (set
+  // for that transaction only): a crash may forget a few hits, which a limit can afford,
+  // and the request does not wait for a WAL flush.
+  const [row] = await db.sql<{ allowed: boolean; retry_after_seconds: number }[]>`
+    select set_config('synchronous_commit', 'off', true), allowed, retry_after_seconds
+      from private.rate_limit_hit(${`${limit.name}:${subject}`}, ${limit.limit},
+                                  ${limit.windowSeconds}, ${clock.now()})`;
   if (row.allowed) return;
   const retryAfter = Math.max(1, row.retry_after_seconds);
   throw new HttpError(
