@@ -20,6 +20,7 @@ import {
   RoomEgress,
   RoomServiceClient,
   TrackSource,
+  type VideoGrant,
 } from "livekit-server-sdk";
 import type { Clock } from "./clock.ts";
 import { recordingPrefix } from "./egress.ts";
@@ -156,9 +157,35 @@ export interface CreateRoomOptions {
   recording?: RecordingTarget;
 }
 
-function roomService(settings: LiveKitSettings): RoomServiceClient {
-  return new RoomServiceClient(settings.httpUrl, settings.apiKey, settings.apiSecret, {
+/** How long the server's own API tokens live, and for how much of that they are reused. */
+const SERVICE_TOKEN_TTL_SECONDS = 10 * 60;
+const SERVICE_TOKEN_REUSE_MS = 5 * 60_000;
+const serviceTokens = new WeakMap<LiveKitSettings, Map<string, { jwt: string; until: number }>>();
+
+/**
+ * An API token for the server's own calls, carrying only `grant`. The SDK would sign a new
+ * one for every call; one is signed per grant and reused while it has minutes to live.
+ */
+async function serviceToken(settings: LiveKitSettings, grant: VideoGrant): Promise<string> {
+  let tokens = serviceTokens.get(settings);
+  if (!tokens) serviceTokens.set(settings, tokens = new Map());
+  const key = JSON.stringify(grant);
+  const known = tokens.get(key);
+  if (known && Date.now() < known.until) return known.jwt;
+  const token = new AccessToken(settings.apiKey, settings.apiSecret, {
+    ttl: SERVICE_TOKEN_TTL_SECONDS,
+  });
+  token.addGrant(grant);
+  const jwt = await token.toJwt();
+  tokens.set(key, { jwt, until: Date.now() + SERVICE_TOKEN_REUSE_MS });
+  return jwt;
+}
+
+/** The room service: create, delete (`roomCreate`) and list (`roomList`) rooms. */
+async function roomService(settings: LiveKitSettings): Promise<RoomServiceClient> {
+  return new RoomServiceClient(settings.httpUrl, undefined, undefined, {
     requestTimeout: settings.timeoutSeconds,
+    token: await serviceToken(settings, { roomCreate: true, roomList: true }),
   });
 }
 
@@ -190,7 +217,8 @@ export async function createSessionRoom(
     }),
   });
   try {
-    await roomService(settings).createRoom({
+    const rooms = await roomService(settings);
+    await rooms.createRoom({
       name: roomNameFor(options.sessionId),
       emptyTimeout: 10 * 60,
       departureTimeout: 2 * 60,
@@ -209,7 +237,8 @@ export async function deleteSessionRoom(
   sessionId: string,
 ): Promise<void> {
   try {
-    await roomService(settings).deleteRoom(roomNameFor(sessionId));
+    const rooms = await roomService(settings);
+    await rooms.deleteRoom(roomNameFor(sessionId));
   } catch (error) {
     // A room that is already gone is what we wanted.
     if ((error as { status?: number }).status === 404) return;
@@ -217,9 +246,11 @@ export async function deleteSessionRoom(
   }
 }
 
-function egressService(settings: LiveKitSettings): EgressClient {
-  return new EgressClient(settings.httpUrl, settings.apiKey, settings.apiSecret, {
+/** The egress service (`roomRecord`). */
+async function egressService(settings: LiveKitSettings): Promise<EgressClient> {
+  return new EgressClient(settings.httpUrl, undefined, undefined, {
     requestTimeout: settings.timeoutSeconds,
+    token: await serviceToken(settings, { roomRecord: true }),
   });
 }
 
@@ -232,7 +263,8 @@ export async function startStreamerEgress(
   options: { sessionId: string; streamerId: string; recording: RecordingTarget },
 ): Promise<string> {
   try {
-    const info = await egressService(settings).startParticipantEgress(
+    const egress = await egressService(settings);
+    const info = await egress.startParticipantEgress(
       roomNameFor(options.sessionId),
       streamerIdentity(options.streamerId),
       { file: fileOutput(options.streamerId, options.sessionId, options.recording) },
@@ -247,7 +279,8 @@ export async function startStreamerEgress(
 /** Names of the rooms that exist now. `503 livekit_unavailable`. */
 export async function listRoomNames(settings: LiveKitSettings): Promise<Set<string>> {
   try {
-    const rooms = await roomService(settings).listRooms();
+    const service = await roomService(settings);
+    const rooms = await service.listRooms();
     return new Set(rooms.map((room) => room.name));
   } catch (error) {
     throw unavailable("livekit", error);
@@ -260,7 +293,8 @@ export async function listRoomEgress(
   roomName: string,
 ): Promise<Record<string, unknown>[]> {
   try {
-    const items = await egressService(settings).listEgress({ roomName });
+    const egress = await egressService(settings);
+    const items = await egress.listEgress({ roomName });
     return items.map((item) => item.toJson() as Record<string, unknown>);
   } catch (error) {
     throw unavailable("livekit", error);
