@@ -103,21 +103,13 @@ export const SESSION_FIELDS = [
   "viewers_total",
 ] as const;
 
-/** Sessions with the status of their latest egress recording. */
-function selectSessions(tx: Tx) {
-  return tx`
-    select s.id, s.streamer_id, s.title, s.status, s.end_reason, s.room_name, s.record,
-           s.created_at, s.started_at, s.ended_at, s.duration_seconds,
-           s.viewers_current, s.viewers_peak, s.viewers_total,
-           (select r.status from public.recordings r
-             where r.session_id = s.id and r.source = 'egress'
-             order by r.created_at desc limit 1) as recording_status
-      from public.stream_sessions s`;
-}
+// The session reads are plpgsql functions (migration 20261122070000), whose plans Postgres
+// keeps for the connection: with the transaction pooler, a plain query is planned anew each
+// time, RLS policies and all. They return the columns of SessionRow.
 
 /** One session visible in this transaction, or undefined. */
 export async function findSession(tx: Tx, sessionId: string): Promise<SessionRow | undefined> {
-  const [row] = await tx<SessionRow[]>`${selectSessions(tx)} where s.id = ${sessionId}`;
+  const [row] = await tx<SessionRow[]>`select * from private.session_by_id(${sessionId})`;
   return row;
 }
 
@@ -126,30 +118,20 @@ export async function findActiveSession(
   tx: Tx,
   streamerId: string,
 ): Promise<SessionRow | undefined> {
-  const [row] = await tx<SessionRow[]>`
-    ${selectSessions(tx)}
-     where s.streamer_id = ${streamerId} and s.status in ('starting', 'live')`;
+  const [row] = await tx<SessionRow[]>`select * from private.active_session_of(${streamerId})`;
   return row;
 }
 
 /**
  * Starting and live sessions of `userId` and of the streamers who made them an active
- * guardian, newest first. RLS decides as well; the explicit filter lets the planner use the
- * streamer index instead of checking every active session against the policy.
+ * guardian, newest first. RLS decides as well.
  */
 export async function listActiveSessions(
   tx: Tx,
   userId: string,
   limit = 100,
 ): Promise<SessionRow[]> {
-  return await tx<SessionRow[]>`
-    ${selectSessions(tx)}
-     where s.status in ('starting', 'live')
-       and (s.streamer_id = ${userId}
-            or s.streamer_id in (select g.streamer_id from public.guardians g
-                                  where g.user_id = ${userId} and g.status = 'active'))
-     order by s.created_at desc
-     limit ${limit}`;
+  return await tx<SessionRow[]>`select * from private.active_sessions_for(${userId}, ${limit})`;
 }
 
 /** A session's recordings that are not deleted, oldest first. */
