@@ -3,9 +3,16 @@
  *
  * Work for a user runs in a transaction that first sets the role `authenticated` and the
  * request's JWT claims with bound parameters, so RLS decides exactly as through PostgREST.
- * That first statement is sent immediately and the operation's statements are pipelined
+ * That first statement is sent immediately and the operation's statements are queued
  * behind it; every one of them binds a parameter and a statement timeout is set, because
  * Supavisor's transaction mode mishandles other pipelined statements.
+ *
+ * Round trips: with `prepare: false`, postgres.js sends every statement that binds a
+ * parameter in two flights (Parse and Describe, to learn the parameter types, then Bind and
+ * Execute), and a statement waiting for its description holds back the ones queued behind
+ * it. So a statement with parameters costs two round trips and one without costs one; a
+ * transaction adds `begin` and `commit`. Fewer statements (a plpgsql function doing the
+ * work) is what saves round trips here, not sending statements together.
  */
 import postgres from "postgres";
 

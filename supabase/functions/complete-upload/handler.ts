@@ -100,7 +100,7 @@ export function createCompleteUploadHandler(options: CompleteUploadOptions) {
 
         const now = clock.now();
         const { row: completed, changed } = await db.asUser(user, async (tx) => {
-          // Sent before the lookup that follows it in the same round trip.
+          // Queued before the lookup that follows it.
           const completing = tx`
             update public.recordings
                set status = 'ready', size_bytes = ${found.sizeBytes}, ready_at = ${now},

@@ -96,7 +96,7 @@ export function createWebhookHandler(options: WebhookOptions) {
     const roomName = event.room?.name ?? event.egressInfo?.roomName ?? null;
     const module = DISPATCH[event.event as WebhookEventName];
     return await db.asService(async (tx) => {
-      // One round trip claims the event id and locks its session.
+      // One statement claims the event id and locks its session.
       const [claim] = await tx<(Partial<LockedSession> & { claimed: boolean })[]>`
         with claimed as (
           insert into public.webhook_events (id, event, room_name, outcome, received_at, payload)
@@ -130,7 +130,7 @@ export function createWebhookHandler(options: WebhookOptions) {
           livekit: options.livekit,
           recording: options.recording,
         });
-        // Sent together with the ledger update below: one round trip for both.
+        // Queued together with the ledger update below.
         if (CHANGES_VIEWERS.has(event.event)) refreshed = refreshDerived(tx, session.id, now);
       }
       await Promise.all([

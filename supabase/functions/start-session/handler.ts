@@ -137,7 +137,7 @@ export function createStartSessionHandler(options: StartSessionOptions) {
             if (!claimed) return { created: false, session: await replay(tx, user.sub, key, hash) };
           }
           const sessionId = crypto.randomUUID();
-          // The insert and the key's response go in one round trip.
+          // The insert and the key's response, queued together.
           const [[row]] = await Promise.all([
             tx<Omit<SessionRow, "recording_status">[]>`
               insert into public.stream_sessions
