@@ -5,9 +5,14 @@
  * is still in the bucket.
  */
 import type { Tx } from "./db.ts";
-import { HttpError } from "./errors.ts";
+import { HttpError, notFound } from "./errors.ts";
 import type { RecordingRow } from "./sessions.ts";
 import type { ObjectStorage } from "./storage.ts";
+
+/** The 404 for a recording id the caller may not see (or that does not exist). */
+export function recordingNotFound(): HttpError {
+  return notFound("No recording with this id is visible to you.");
+}
 
 /** The upload types the contract accepts, with their file extensions. */
 export const UPLOAD_EXTENSIONS: Readonly<Record<string, string>> = {

@@ -3,6 +3,12 @@
  * share. Every query here runs inside `asUser` or `asService`, so RLS decides visibility.
  */
 import type { Tx } from "./db.ts";
+import { type HttpError, notFound } from "./errors.ts";
+
+/** The 404 for a session id the caller may not see (or that does not exist). */
+export function sessionNotFound(): HttpError {
+  return notFound("No session with this id is visible to you.");
+}
 
 /** A `stream_sessions` row with its latest egress recording status. */
 export interface SessionRow {

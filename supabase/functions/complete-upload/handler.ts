@@ -10,11 +10,11 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { conflict, forbidden, notFound } from "../../../shared/errors.ts";
+import { conflict, forbidden } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import type { LogSink } from "../../../shared/log.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
-import { findRecording, requireStorage } from "../../../shared/recordings.ts";
+import { findRecording, recordingNotFound, requireStorage } from "../../../shared/recordings.ts";
 import { toRecording } from "../../../shared/sessions.ts";
 import type { ObjectStorage } from "../../../shared/storage.ts";
 
@@ -32,8 +32,6 @@ export interface CompleteUploadOptions {
   drain?: DrainRequester;
   logSink?: LogSink;
 }
-
-const NOT_FOUND = "No recording with this id is visible to you.";
 
 /** Builds the `complete-upload` function. */
 export function createCompleteUploadHandler(options: CompleteUploadOptions) {
@@ -53,7 +51,7 @@ export function createCompleteUploadHandler(options: CompleteUploadOptions) {
           (tx) => findRecording(tx, recordingId),
         );
         if (!recording || recording.status === "deleted") {
-          throw notFound(NOT_FOUND);
+          throw recordingNotFound();
         }
         if (recording.streamer_id !== user.sub) {
           throw forbidden("Only the streamer can complete their upload.");
@@ -111,7 +109,7 @@ export function createCompleteUploadHandler(options: CompleteUploadOptions) {
         });
         // Deleted meanwhile (by the streamer or a guardian): it is gone either way.
         if (!completed || completed.status === "deleted") {
-          throw notFound(NOT_FOUND);
+          throw recordingNotFound();
         }
         // This call made it ready, so the trigger queued its emails in the same commit.
         if (changed) options.drain?.request(context.log);

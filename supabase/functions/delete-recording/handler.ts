@@ -10,13 +10,14 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { conflict, notFound } from "../../../shared/errors.ts";
+import { conflict } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import type { LogSink } from "../../../shared/log.ts";
 import {
   findRecording,
   isInProgress,
   markRecordingsDeleted,
+  recordingNotFound,
   removeRecordingObject,
 } from "../../../shared/recordings.ts";
 import { toRecording } from "../../../shared/sessions.ts";
@@ -34,8 +35,6 @@ export interface DeleteRecordingOptions {
   clock: Clock;
   logSink?: LogSink;
 }
-
-const NOT_FOUND = "No recording with this id is visible to you.";
 
 /** Builds the `delete-recording` function. */
 export function createDeleteRecordingHandler(options: DeleteRecordingOptions) {
@@ -57,7 +56,7 @@ export function createDeleteRecordingHandler(options: DeleteRecordingOptions) {
           (tx) => findRecording(tx, recordingId),
         );
         if (!recording) {
-          throw notFound(NOT_FOUND);
+          throw recordingNotFound();
         }
         if (recording.status === "deleted") {
           return json({ recording: toRecording(recording) });
@@ -79,7 +78,7 @@ export function createDeleteRecordingHandler(options: DeleteRecordingOptions) {
           return row;
         });
         // No longer visible: the guardian was revoked meanwhile.
-        if (!deleted) throw notFound(NOT_FOUND);
+        if (!deleted) throw recordingNotFound();
         context.annotate({
           deletedBy: deleted.streamer_id === user.sub ? "owner" : "guardian",
         });

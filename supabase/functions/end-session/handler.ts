@@ -9,11 +9,11 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { forbidden, notFound } from "../../../shared/errors.ts";
+import { forbidden } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import { deleteSessionRoom, type LiveKitSettings } from "../../../shared/livekit.ts";
 import { describeError, type LogSink } from "../../../shared/log.ts";
-import { findSession, toSession } from "../../../shared/sessions.ts";
+import { findSession, sessionNotFound, toSession } from "../../../shared/sessions.ts";
 
 const Body = z.strictObject({ sessionId: z.uuid() });
 
@@ -36,7 +36,7 @@ export function createEndSessionHandler(options: EndSessionOptions) {
       const now = clock.now();
       const session = await db.asUser(user, async (tx) => {
         const found = await findSession(tx, sessionId);
-        if (!found) throw notFound("No session with this id is visible to you.");
+        if (!found) throw sessionNotFound();
         if (found.streamer_id !== user.sub) {
           throw forbidden("Only the streamer can end their session.");
         }

@@ -9,7 +9,7 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { conflict, invalidRequest, notFound } from "../../../shared/errors.ts";
+import { conflict, invalidRequest } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
 import {
@@ -23,6 +23,7 @@ import { enforceRateLimit } from "../../../shared/rate_limit.ts";
 import {
   findActiveGuardianship,
   findSession,
+  sessionNotFound,
   type SessionRow,
   toSession,
 } from "../../../shared/sessions.ts";
@@ -76,12 +77,12 @@ export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
     await enforceRateLimit(db, LIMIT, user.sub, clock);
     return await db.asUser(user, async (tx) => {
       const session = await findSession(tx, sessionId);
-      if (!session) throw notFound("No session with this id is visible to you.");
+      if (!session) throw sessionNotFound();
       if (session.streamer_id === user.sub) {
         return { session, identity: streamerIdentity(user.sub), publisher: true };
       }
       const guardian = await findActiveGuardianship(tx, session.streamer_id, user.sub);
-      if (!guardian) throw notFound("No session with this id is visible to you.");
+      if (!guardian) throw sessionNotFound();
       return {
         session,
         identity: viewerIdentity({ guardianId: guardian.id }),

@@ -10,7 +10,7 @@ import { readQuery } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { conflict, invalidRequest, notFound } from "../../../shared/errors.ts";
+import { conflict, invalidRequest } from "../../../shared/errors.ts";
 import { createFunction, json, type RequestContext } from "../../../shared/http.ts";
 import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/link.ts";
 import type { LogSink } from "../../../shared/log.ts";
@@ -20,6 +20,7 @@ import {
   findRecording,
   recordingContentDisposition,
   type RecordingDetail,
+  recordingNotFound,
   requireStorage,
 } from "../../../shared/recordings.ts";
 import { toRecording } from "../../../shared/sessions.ts";
@@ -91,7 +92,7 @@ export function createRecordingUrlHandler(options: RecordingUrlOptions) {
       (tx) => findRecording(tx, recordingId),
     );
     if (!recording || recording.status === "deleted") {
-      throw notFound("No recording with this id is visible to you.");
+      throw recordingNotFound();
     }
     return { recording };
   }

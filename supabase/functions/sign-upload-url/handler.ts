@@ -10,7 +10,7 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { forbidden, HttpError, notFound } from "../../../shared/errors.ts";
+import { forbidden, HttpError } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import type { LogSink } from "../../../shared/log.ts";
 import { enforceRateLimit } from "../../../shared/rate_limit.ts";
@@ -20,7 +20,7 @@ import {
   UPLOAD_EXTENSIONS,
   uploadObjectName,
 } from "../../../shared/recordings.ts";
-import { type RecordingRow, toRecording } from "../../../shared/sessions.ts";
+import { type RecordingRow, sessionNotFound, toRecording } from "../../../shared/sessions.ts";
 import type { ObjectStorage } from "../../../shared/storage.ts";
 
 const Body = z.strictObject({
@@ -105,7 +105,7 @@ export function createSignUploadUrlHandler(options: SignUploadUrlOptions) {
           const [session] = await tx<{ id: string }[]>`
           select id from public.stream_sessions where id = ${input.sessionId}`;
           if (!session) {
-            throw notFound("No session with this id is visible to you.");
+            throw sessionNotFound();
           }
           throw forbidden(
             "Only the streamer can upload a recording of their session.",

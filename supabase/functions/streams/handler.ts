@@ -8,7 +8,6 @@ import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
 import { readQuery } from "../../../shared/body.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { notFound } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
 import type { LogSink } from "../../../shared/log.ts";
@@ -16,6 +15,7 @@ import {
   findSession,
   listActiveSessions,
   listRecordings,
+  sessionNotFound,
   toRecording,
   toSession,
 } from "../../../shared/sessions.ts";
@@ -46,7 +46,7 @@ export function createStreamsHandler(options: StreamsOptions) {
         return json({ streams: sessions.map(toSession) });
       }
       const session = await findSession(tx, sessionId);
-      if (!session) throw notFound("No session with this id is visible to you.");
+      if (!session) throw sessionNotFound();
       const recordings = await listRecordings(tx, sessionId);
       return json({ session: toSession(session), recordings: recordings.map(toRecording) });
     });
