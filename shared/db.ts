@@ -13,6 +13,11 @@
  * it. So a statement with parameters costs two round trips and one without costs one; a
  * transaction adds `begin` and `commit`. Fewer statements (a plpgsql function doing the
  * work) is what saves round trips here, not sending statements together.
+ *
+ * So the hot one-step operations are one statement each, outside `asUser`: a `private`
+ * function that takes {@linkcode claimsParameter} and first calls `private.act_as_user` with
+ * it (migration 20261201000000), which sets the same role and claims for the rest of the
+ * statement's own transaction. Those functions are granted to no one but their owner.
  */
 import postgres from "postgres";
 
@@ -47,6 +52,14 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * The claims as the one-statement operations take them (`private.act_as_user`): bound as a
+ * parameter, like asUser's, never spliced into SQL.
+ */
+export function claimsParameter(claims: JwtClaims): string {
+  return JSON.stringify(claims);
+}
+
 const databases = new Map<string, Database>();
 
 /**
@@ -76,14 +89,17 @@ export async function closeAllDatabases(): Promise<void> {
 }
 
 function createDatabase(url: string, options: DatabaseOptions): Database {
-  const timeout = String(options.statementTimeoutMs ?? 8000);
+  const timeoutMs = options.statementTimeoutMs ?? 8000;
+  const timeout = String(timeoutMs);
   const sql = postgres(url, {
     prepare: false,
     max: options.max ?? 5,
     idle_timeout: 20,
     connect_timeout: 5,
     onnotice: () => {},
-    connection: { application_name: "edge-functions" },
+    // The connection's default too, so that the one-statement operations, which set no
+    // timeout of their own, are bounded like the statements of a transaction.
+    connection: { application_name: "edge-functions", statement_timeout: timeoutMs },
   });
 
   function run<T>(

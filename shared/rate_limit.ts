@@ -26,11 +26,20 @@ export async function enforceRateLimit(
   // and the request does not wait for a WAL flush.
   const [row] = await db.sql<{ allowed: boolean; retry_after_seconds: number }[]>`
     select set_config('synchronous_commit', 'off', true), allowed, retry_after_seconds
-      from private.rate_limit_hit(${`${limit.name}:${subject}`}, ${limit.limit},
+      from private.rate_limit_hit(${rateLimitKey(limit, subject)}, ${limit.limit},
                                   ${limit.windowSeconds}, ${clock.now()})`;
-  if (row.allowed) return;
-  const retryAfter = Math.max(1, row.retry_after_seconds);
-  throw new HttpError(
+  if (!row.allowed) throw rateLimited(limit, row.retry_after_seconds);
+}
+
+/** The bucket of `subject` under `limit`, as `private.rate_limit_hit` takes it. */
+export function rateLimitKey(limit: RateLimit, subject: string): string {
+  return `${limit.name}:${subject}`;
+}
+
+/** The `429 rate_limited` of a hit over `limit`, with `Retry-After`. */
+export function rateLimited(limit: RateLimit, retryAfterSeconds: number): HttpError {
+  const retryAfter = Math.max(1, retryAfterSeconds);
+  return new HttpError(
     429,
     "rate_limited",
     `Too many requests: at most ${limit.limit} every ${limit.windowSeconds} seconds. Try again in ${retryAfter} seconds.`,

@@ -2,7 +2,7 @@
  * Sessions and recordings as the contract shows them, and the queries several functions
  * share. Every query here runs inside `asUser` or `asService`, so RLS decides visibility.
  */
-import type { Tx } from "./db.ts";
+import { claimsParameter, type Database, type JwtClaims, type Tx } from "./db.ts";
 import { type HttpError, notFound } from "./errors.ts";
 
 /** The 404 for a session id the caller may not see (or that does not exist). */
@@ -129,15 +129,39 @@ export async function findActiveSession(
 }
 
 /**
- * Starting and live sessions of `userId` and of the streamers who made them an active
- * guardian, newest first. RLS decides as well.
+ * Starting and live sessions of the user of `claims` and of the streamers who made them an
+ * active guardian, newest first, in one statement
+ * of its own (`private.user_active_sessions`): RLS decides as inside `asUser`.
  */
-export async function listActiveSessions(
-  tx: Tx,
-  userId: string,
+export async function listActiveSessionsAs(
+  db: Database,
+  claims: JwtClaims,
   limit = 100,
 ): Promise<SessionRow[]> {
-  return await tx<SessionRow[]>`select * from private.active_sessions_for(${userId}, ${limit})`;
+  return await db.sql<SessionRow[]>`
+    select * from private.user_active_sessions(${claimsParameter(claims)}, ${limit})`;
+}
+
+/** A session as `to_jsonb` gives it (the one-statement operations return it so). */
+export type SessionJson =
+  & Omit<SessionRow, "created_at" | "started_at" | "ended_at" | "duration_seconds">
+  & {
+    created_at: string;
+    started_at: string | null;
+    ended_at: string | null;
+    duration_seconds: number | null;
+  };
+
+/** A {@linkcode SessionRow} from its JSON form. */
+export function sessionFromJson(json: SessionJson): SessionRow {
+  const date = (value: string | null) => value === null ? null : new Date(value);
+  return {
+    ...json,
+    created_at: new Date(json.created_at),
+    started_at: date(json.started_at),
+    ended_at: date(json.ended_at),
+    duration_seconds: json.duration_seconds === null ? null : String(json.duration_seconds),
+  };
 }
 
 /** A session's recordings that are not deleted, oldest first. */
@@ -148,17 +172,4 @@ export async function listRecordings(tx: Tx, sessionId: string): Promise<Recordi
       from public.recordings
      where session_id = ${sessionId} and status <> 'deleted'
      order by created_at`;
-}
-
-/** An active guardian row of `streamerId` for the signed-in `userId`, if any. */
-export async function findActiveGuardianship(
-  tx: Tx,
-  streamerId: string,
-  userId: string,
-): Promise<{ id: string; name: string | null } | undefined> {
-  const [row] = await tx<{ id: string; name: string | null }[]>`
-    select id, name from public.guardians
-     where streamer_id = ${streamerId} and user_id = ${userId} and status = 'active'
-     limit 1`;
-  return row;
 }

@@ -8,7 +8,7 @@ import { bearerToken, type TokenVerifier } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
-import type { Database } from "../../../shared/db.ts";
+import { claimsParameter, type Database } from "../../../shared/db.ts";
 import { conflict, invalidRequest } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
@@ -19,10 +19,10 @@ import {
   viewerIdentity,
 } from "../../../shared/livekit.ts";
 import type { LogSink } from "../../../shared/log.ts";
-import { enforceRateLimit } from "../../../shared/rate_limit.ts";
+import { enforceRateLimit, rateLimited, rateLimitKey } from "../../../shared/rate_limit.ts";
 import {
-  findActiveGuardianship,
-  findSession,
+  sessionFromJson,
+  type SessionJson,
   sessionNotFound,
   type SessionRow,
   toSession,
@@ -45,6 +45,15 @@ export interface LiveKitTokenOptions {
   cors: CorsOptions;
   clock: Clock;
   logSink?: LogSink;
+}
+
+/** A row of `private.user_session_access`. */
+interface Access {
+  allowed: boolean;
+  retry_after_seconds: number;
+  guardian_id: string | null;
+  guardian_name: string | null;
+  session: SessionJson | null;
 }
 
 interface Viewer {
@@ -74,22 +83,25 @@ export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
     if (!sessionId) {
       throw invalidRequest([{ path: "sessionId", message: "Give a sessionId or a link." }]);
     }
-    await enforceRateLimit(db, LIMIT, user.sub, clock);
-    return await db.asUser(user, async (tx) => {
-      const session = await findSession(tx, sessionId);
-      if (!session) throw sessionNotFound();
-      if (session.streamer_id === user.sub) {
-        return { session, identity: streamerIdentity(user.sub), publisher: true };
-      }
-      const guardian = await findActiveGuardianship(tx, session.streamer_id, user.sub);
-      if (!guardian) throw sessionNotFound();
-      return {
-        session,
-        identity: viewerIdentity({ guardianId: guardian.id }),
-        name: guardian.name ?? "Guardian",
-        publisher: false,
-      };
-    });
+    // The rate-limit hit, the session as RLS shows it to the user, and their guardianship of
+    // its streamer: one statement (migration 20261201000000).
+    const [access] = await db.sql<Access[]>`
+      select * from private.user_session_access(
+        ${claimsParameter(user)}, ${sessionId}, ${rateLimitKey(LIMIT, user.sub)},
+        ${LIMIT.limit}, ${LIMIT.windowSeconds}, ${clock.now()})`;
+    if (!access.allowed) throw rateLimited(LIMIT, access.retry_after_seconds);
+    if (!access.session) throw sessionNotFound();
+    const session = sessionFromJson(access.session);
+    if (session.streamer_id === user.sub) {
+      return { session, identity: streamerIdentity(user.sub), publisher: true };
+    }
+    if (!access.guardian_id) throw sessionNotFound();
+    return {
+      session,
+      identity: viewerIdentity({ guardianId: access.guardian_id }),
+      name: access.guardian_name ?? "Guardian",
+      publisher: false,
+    };
   }
 
   return createFunction({ name: "livekit-token", cors: options.cors, logSink: options.logSink }, {

@@ -13,7 +13,7 @@ import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
 import type { LogSink } from "../../../shared/log.ts";
 import {
   findSession,
-  listActiveSessions,
+  listActiveSessionsAs,
   listRecordings,
   sessionNotFound,
   toRecording,
@@ -40,11 +40,11 @@ export function createStreamsHandler(options: StreamsOptions) {
   const { db } = options;
   const signedIn = withUser({ verifier: options.verifier }, async (request, _context, user) => {
     const { sessionId } = readQuery(request, Query);
+    if (!sessionId) {
+      const sessions = await listActiveSessionsAs(db, user);
+      return json({ streams: sessions.map(toSession) });
+    }
     return await db.asUser(user, async (tx) => {
-      if (!sessionId) {
-        const sessions = await listActiveSessions(tx, user.sub);
-        return json({ streams: sessions.map(toSession) });
-      }
       const session = await findSession(tx, sessionId);
       if (!session) throw sessionNotFound();
       const recordings = await listRecordings(tx, sessionId);

@@ -1,0 +1,158 @@
+-- The hot one-step operations as one statement each. With prepare: false, postgres.js sends a
+-- statement that binds parameters in two round trips, so the begin / claims / query / commit
+-- of a user transaction cost six; a function that becomes the user itself costs two.
+--
+-- private.act_as_user does for the rest of the statement's transaction what asUser's first
+-- statement does: role authenticated, request.jwt.claims and request.jwt.claim.sub, local to
+-- the transaction. It is called first by security invoker functions, so every query after it
+-- is checked as the user by the same RLS policies. None of these functions is granted to
+-- anyone: only their owner (the role the functions connect as) may call them, and a user who
+-- could call them could name any claims.
+
+create function private.act_as_user(p_claims text)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  v_sub text;
+begin
+  begin
+    v_sub := p_claims::jsonb ->> 'sub';
+  exception when others then
+    v_sub := null;
+  end;
+  if v_sub is null or v_sub !~ '^[0-9a-fA-F-]{36}$' then
+    raise exception 'The claims must be a JSON object whose sub is a user id'
+      using errcode = 'invalid_parameter_value';
+  end if;
+  perform set_config('role', 'authenticated', true),
+          set_config('request.jwt.claims', p_claims, true),
+          set_config('request.jwt.claim.sub', v_sub, true);
+end
+$$;
+
+comment on function private.act_as_user(text) is
+  'Makes the rest of the current transaction the user''s: role authenticated and their '
+  'request.jwt.claims, as PostgREST sets them. Owner only.';
+
+-- streams: the list --------------------------------------------------------------------------
+
+create function private.user_active_sessions(p_claims text, p_limit integer)
+returns setof private.session_listings
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  perform private.act_as_user(p_claims);
+  return query
+    select * from private.active_sessions_for((p_claims::jsonb ->> 'sub')::uuid, p_limit);
+end
+$$;
+
+comment on function private.user_active_sessions(text, integer) is
+  'private.active_sessions_for as the user of p_claims, in one statement. Owner only.';
+
+-- livekit-token: the rate limit, the session and the caller's guardianship -----------------
+
+create function private.user_session_access(
+  p_claims text,
+  p_session_id uuid,
+  p_rate_key text,
+  p_rate_limit integer,
+  p_rate_window_seconds integer,
+  p_now timestamptz
+)
+returns table (
+  allowed boolean,
+  retry_after_seconds integer,
+  guardian_id uuid,
+  guardian_name text,
+  session jsonb
+)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_allowed boolean;
+  v_retry integer;
+  v_session private.session_listings;
+  v_guardian public.guardians;
+begin
+  -- The hit is counted first, as the service, like every other rate limit.
+  select h.allowed, h.retry_after_seconds into v_allowed, v_retry
+    from private.rate_limit_hit(p_rate_key, p_rate_limit, p_rate_window_seconds, p_now) h;
+  perform set_config('synchronous_commit', 'off', true);
+  if not v_allowed then
+    return query select false, v_retry, null::uuid, null::text, null::jsonb;
+    return;
+  end if;
+  perform private.act_as_user(p_claims);
+  select * into v_session from private.session_by_id(p_session_id);
+  if v_session.id is null then
+    return query select true, 0, null::uuid, null::text, null::jsonb;
+    return;
+  end if;
+  if v_session.streamer_id <> (p_claims::jsonb ->> 'sub')::uuid then
+    select * into v_guardian from public.guardians g
+     where g.streamer_id = v_session.streamer_id
+       and g.user_id = (p_claims::jsonb ->> 'sub')::uuid and g.status = 'active'
+     limit 1;
+  end if;
+  return query select true, 0, v_guardian.id, v_guardian.name, to_jsonb(v_session);
+end
+$$;
+
+comment on function private.user_session_access(text, uuid, text, integer, integer, timestamptz) is
+  'Counts a rate-limit hit on p_rate_key; when allowed, the session p_session_id as the user of '
+  'p_claims sees it (null when not visible) and their active guardianship of its streamer when '
+  'they are not its streamer. One statement. Owner only.';
+
+-- end-session ----------------------------------------------------------------------------------
+
+create function private.user_end_session(p_claims text, p_session_id uuid, p_now timestamptz)
+returns table (outcome text, session jsonb)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_session private.session_listings;
+begin
+  perform private.act_as_user(p_claims);
+  select * into v_session from private.session_by_id(p_session_id);
+  if v_session.id is null then
+    return query select 'not_found', null::jsonb;
+    return;
+  end if;
+  if v_session.streamer_id <> (p_claims::jsonb ->> 'sub')::uuid then
+    return query select 'forbidden', null::jsonb;
+    return;
+  end if;
+  if v_session.status <> 'ended' then
+    update public.stream_sessions s
+       set status = 'ended', end_reason = 'streamer_ended', ended_at = p_now,
+           duration_seconds = case when s.started_at is null then null
+             else greatest(0, extract(epoch from (p_now - s.started_at))) end,
+           updated_at = p_now
+     where s.id = p_session_id and s.status <> 'ended';
+    select * into v_session from private.session_by_id(p_session_id);
+  end if;
+  return query select 'ended', to_jsonb(v_session);
+end
+$$;
+
+comment on function private.user_end_session(text, uuid, timestamptz) is
+  'Ends the session p_session_id as the user of p_claims (RLS decides), idempotently: outcome '
+  'not_found (not visible), forbidden (not theirs) or ended, with the session. Owner only.';
+
+revoke all on function private.act_as_user(text) from public;
+revoke all on function private.user_active_sessions(text, integer) from public;
+revoke all on function private.user_session_access(text, uuid, text, integer, integer, timestamptz)
+  from public;
+revoke all on function private.user_end_session(text, uuid, timestamptz) from public;
