@@ -39,6 +39,49 @@ comment on function private.act_as_user(text) is
 
 -- streams: the list --------------------------------------------------------------------------
 
+-- The policies' list of the streamers a user guards, as plpgsql: a security definer SQL
+-- function is not inlined, so its query was planned again on every call. Same result.
+create or replace function private.guarded_streamer_ids()
+returns uuid[]
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return (select coalesce(array_agg(g.streamer_id), '{}')
+            from public.guardians g
+           where g.user_id = auth.uid() and g.status = 'active');
+end
+$$;
+
+-- Own sessions and guarded streamers' sessions as two index lookups: with one OR'ed filter the
+-- planner walked every live session in created_at order. Same rows, same order; a streamer who
+-- guards themselves is not listed twice.
+create or replace function private.active_sessions_for(p_user_id uuid, p_limit integer)
+returns setof private.session_listings
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  return query
+    select * from (
+      select * from private.session_listings l
+       where l.streamer_id = p_user_id and l.status in ('starting', 'live')
+      union all
+      select * from private.session_listings l
+       where l.streamer_id = any (array(
+               select g.streamer_id from public.guardians g
+                where g.user_id = p_user_id and g.status = 'active'
+                  and g.streamer_id <> p_user_id))
+         and l.status in ('starting', 'live')
+    ) as visible
+    order by visible.created_at desc
+    limit p_limit;
+end
+$$;
+
 create function private.user_active_sessions(p_claims text, p_limit integer)
 returns setof private.session_listings
 language plpgsql
