@@ -23,7 +23,7 @@ import {
   type NotificationFigures,
   startNotificationBench,
 } from "./bench_notifications.ts";
-import { startLiveKitDouble } from "../tests/support/livekit_double.ts";
+import { startLiveKitProcess } from "./livekit_double_process.ts";
 import { startGcsDouble } from "../tests/support/gcs_double.ts";
 
 const DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -162,8 +162,9 @@ async function main(args: string[]): Promise<void> {
 
   let stack: Awaited<ReturnType<typeof startStack>> | undefined;
   let baselineServer: Deno.HttpServer<Deno.NetAddr> | undefined;
-  // LiveKit's API is the loopback double, as in the tests: no LiveKit server runs here.
-  const livekit = startLiveKitDouble();
+  // LiveKit's API is the loopback double, as in the tests (no LiveKit server runs here), in
+  // a process of its own as LiveKit is not in the functions' isolate.
+  const livekit = await startLiveKitProcess();
   // And GCS's: the recording functions sign URLs offline and need no bucket to be measured.
   const gcs = await startGcsDouble();
   // And SendGrid's: the email bench counts what reaches it.

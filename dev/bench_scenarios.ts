@@ -5,7 +5,7 @@
  */
 
 import type postgres from "postgres";
-import type { LiveKitDouble } from "../tests/support/livekit_double.ts";
+import type { LiveKitProcess } from "./livekit_double_process.ts";
 import { RECORDING_SCENARIOS, recordingScenarios } from "./bench_recordings.ts";
 import { sessionScenarios } from "./bench_sessions.ts";
 import { webhookScenarios } from "./bench_webhook.ts";
@@ -21,7 +21,7 @@ export interface BenchContext {
   /** `SUPABASE_JWT_SECRET` of the stack, to mint access tokens. */
   jwtSecret: string;
   /** The LiveKit API double the stack talks to. */
-  livekit: LiveKitDouble;
+  livekit: LiveKitProcess;
 }
 
 /** Which scenarios are wanted, so that setup is skipped for the others. */

@@ -157,6 +157,38 @@ comment on function private.user_session_access(text, uuid, text, integer, integ
 
 -- end-session ----------------------------------------------------------------------------------
 
+-- The outbox rows of a session or recording event (the triggers' helper), as plpgsql for the
+-- same reason as guarded_streamer_ids: the SQL function's insert was planned on every call.
+create or replace function private.queue_guardian_notifications(
+  p_kind text,
+  p_streamer_id uuid,
+  p_session_id uuid,
+  p_recording_id uuid,
+  p_at timestamptz
+)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into public.notification_outbox
+    (kind, guardian_id, streamer_id, session_id, recording_id, object_id,
+     next_attempt_at, created_at, updated_at)
+  select p_kind, g.id, g.streamer_id, p_session_id, p_recording_id,
+         coalesce(p_recording_id, p_session_id), p_at, p_at, p_at
+    from public.guardians g
+   where g.streamer_id = p_streamer_id
+     and g.status = 'active'
+     and case p_kind
+           when 'stream_started' then g.notify_stream_started
+           when 'stream_ended' then g.notify_stream_ended
+           when 'recording_ready' then g.notify_recording_ready
+         end
+  on conflict on constraint notification_outbox_once do nothing;
+end
+$$;
+
 create function private.user_end_session(p_claims text, p_session_id uuid, p_now timestamptz)
 returns table (outcome text, session jsonb)
 language plpgsql
