@@ -91,24 +91,6 @@ export function toRecording(row: RecordingRow) {
   };
 }
 
-/** The `stream_sessions` columns of {@linkcode SessionRow}. */
-export const SESSION_FIELDS = [
-  "id",
-  "streamer_id",
-  "title",
-  "status",
-  "end_reason",
-  "room_name",
-  "record",
-  "created_at",
-  "started_at",
-  "ended_at",
-  "duration_seconds",
-  "viewers_current",
-  "viewers_peak",
-  "viewers_total",
-] as const;
-
 // The session reads are plpgsql functions (migration 20261122070000), whose plans Postgres
 // keeps for the connection: with the transaction pooler, a plain query is planned anew each
 // time, RLS policies and all. They return the columns of SessionRow.
@@ -116,15 +98,6 @@ export const SESSION_FIELDS = [
 /** One session visible in this transaction, or undefined. */
 export async function findSession(tx: Tx, sessionId: string): Promise<SessionRow | undefined> {
   const [row] = await tx<SessionRow[]>`select * from private.session_by_id(${sessionId})`;
-  return row;
-}
-
-/** The streamer's session that is starting or live, if any. */
-export async function findActiveSession(
-  tx: Tx,
-  streamerId: string,
-): Promise<SessionRow | undefined> {
-  const [row] = await tx<SessionRow[]>`select * from private.active_session_of(${streamerId})`;
   return row;
 }
 

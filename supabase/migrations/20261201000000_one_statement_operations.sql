@@ -231,3 +231,101 @@ revoke all on function private.user_active_sessions(text, integer) from public;
 revoke all on function private.user_session_access(text, uuid, text, integer, integer, timestamptz)
   from public;
 revoke all on function private.user_end_session(text, uuid, timestamptz) from public;
+
+-- start-session ----------------------------------------------------------------------------------
+
+-- Everything start-session writes before it asks LiveKit for the room, in one statement of the
+-- transaction that stays open during that call (so a LiveKit failure rolls it all back, the
+-- rate-limit hit included): the hit, the Idempotency-Key (claimed, replayed or refused), the
+-- check for a session already starting or live, the session (whose pending recording comes
+-- from its trigger) and the key's response. A concurrent start by the same streamer waits on
+-- the rate-limit row and then finds this session; if it still races past, the unique index
+-- stream_sessions_one_active_per_streamer refuses it.
+create function private.user_start_session(
+  p_claims text,
+  p_rate_key text,
+  p_rate_limit integer,
+  p_rate_window_seconds integer,
+  p_idempotency_key text,
+  p_request_hash text,
+  p_key_expires_at timestamptz,
+  p_session_id uuid,
+  p_room_name text,
+  p_title text,
+  p_record boolean,
+  p_client jsonb,
+  p_now timestamptz
+)
+returns table (outcome text, retry_after_seconds integer, session jsonb)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_user uuid := (p_claims::jsonb ->> 'sub')::uuid;
+  v_allowed boolean;
+  v_retry integer;
+  v_previous public.idempotency_keys;
+  v_session private.session_listings;
+begin
+  select h.allowed, h.retry_after_seconds into v_allowed, v_retry
+    from private.rate_limit_hit(p_rate_key, p_rate_limit, p_rate_window_seconds, p_now) h;
+  if not v_allowed then
+    return query select 'rate_limited', v_retry, null::jsonb;
+    return;
+  end if;
+  perform private.act_as_user(p_claims);
+
+  if p_idempotency_key is not null then
+    insert into public.idempotency_keys as k
+      (user_id, operation, key, request_hash, created_at, expires_at)
+    values (v_user, 'start-session', p_idempotency_key, p_request_hash, p_now, p_key_expires_at)
+    on conflict (user_id, operation, key) do update
+       set request_hash = excluded.request_hash, response = null, status_code = null,
+           created_at = excluded.created_at, expires_at = excluded.expires_at
+     where k.expires_at <= p_now;
+    if not found then
+      select * into v_previous from public.idempotency_keys k
+       where k.user_id = v_user and k.operation = 'start-session' and k.key = p_idempotency_key;
+      if v_previous.request_hash is distinct from p_request_hash then
+        return query select 'key_reused', 0, null::jsonb;
+        return;
+      end if;
+      select * into v_session
+        from private.session_by_id((v_previous.response ->> 'sessionId')::uuid);
+      return query select 'replay', 0,
+        case when v_session.id is null then null else to_jsonb(v_session) end;
+      return;
+    end if;
+  end if;
+
+  select * into v_session from private.active_session_of(v_user);
+  if v_session.id is not null then
+    return query select 'already_live', 0, jsonb_build_object('id', v_session.id);
+    return;
+  end if;
+
+  insert into public.stream_sessions
+    (id, streamer_id, title, status, room_name, record, client, created_at, updated_at)
+  values (p_session_id, v_user, p_title, 'starting', p_room_name, p_record, p_client,
+          p_now, p_now);
+  if p_idempotency_key is not null then
+    update public.idempotency_keys k
+       set response = jsonb_build_object('sessionId', p_session_id), status_code = 201
+     where k.user_id = v_user and k.operation = 'start-session' and k.key = p_idempotency_key;
+  end if;
+  select * into v_session from private.session_by_id(p_session_id);
+  return query select 'created', 0, to_jsonb(v_session);
+end
+$$;
+
+comment on function private.user_start_session(text, text, integer, integer, text, text,
+  timestamptz, uuid, text, text, boolean, jsonb, timestamptz) is
+  'start-session''s writes as the user of p_claims: outcome rate_limited (with '
+  'retry_after_seconds), key_reused, replay (the key''s session, null when no longer visible), '
+  'already_live (session holds the active session''s id) or created (the new session). Owner '
+  'only.';
+
+revoke all on function private.user_start_session(text, text, integer, integer, text, text,
+  timestamptz, uuid, text, text, boolean, jsonb, timestamptz) from public;

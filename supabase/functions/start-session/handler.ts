@@ -1,9 +1,10 @@
 /**
  * `POST start-session`: creates a session and its LiveKit room, honouring `Idempotency-Key`.
- * The session row, the idempotency key and (through a trigger) the pending recording are
- * written in one transaction that stays open while LiveKit creates the room, so a LiveKit
- * failure leaves nothing behind, and a concurrent start by the same streamer waits on the
- * unique index and then gets `409 session_already_live`.
+ * The rate-limit hit, the idempotency key, the session row and (through a trigger) the pending
+ * recording are written by one statement (`private.user_start_session`, as the user under
+ * RLS) of a transaction that stays open while LiveKit creates the room, so a LiveKit failure
+ * leaves nothing behind, and a concurrent start by the same streamer waits for it and then
+ * gets `409 session_already_live`.
  */
 import { z } from "zod";
 import { withUser } from "../../../shared/auth.ts";
@@ -11,7 +12,7 @@ import type { TokenVerifier } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
-import type { Database, Tx } from "../../../shared/db.ts";
+import { claimsParameter, type Database } from "../../../shared/db.ts";
 import { conflict, HttpError, invalidRequest } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import {
@@ -23,14 +24,8 @@ import {
   streamerIdentity,
 } from "../../../shared/livekit.ts";
 import type { LogSink } from "../../../shared/log.ts";
-import { enforceRateLimit } from "../../../shared/rate_limit.ts";
-import {
-  findActiveSession,
-  findSession,
-  SESSION_FIELDS,
-  type SessionRow,
-  toSession,
-} from "../../../shared/sessions.ts";
+import { type RateLimit, rateLimited, rateLimitKey } from "../../../shared/rate_limit.ts";
+import { sessionFromJson, type SessionJson, toSession } from "../../../shared/sessions.ts";
 
 const Body = z.strictObject({
   title: z.string().trim().min(1).max(120).optional(),
@@ -44,6 +39,15 @@ const Body = z.strictObject({
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,128}$/;
 const OPERATION = "start-session";
+const LIMIT: RateLimit = { name: OPERATION, limit: 10, windowSeconds: 60 };
+const KEY_LIFETIME_MS = 24 * 3600_000;
+
+/** A row of `private.user_start_session`. */
+interface Start {
+  outcome: "rate_limited" | "key_reused" | "replay" | "already_live" | "created";
+  retry_after_seconds: number;
+  session: SessionJson | null;
+}
 
 /** Options of {@linkcode createStartSessionHandler}. */
 export interface StartSessionOptions {
@@ -78,30 +82,11 @@ function idempotencyKeyOf(request: Request): string | undefined {
 export function createStartSessionHandler(options: StartSessionOptions) {
   const { db, clock } = options;
 
-  /** A replay: the session the key created, or `409 idempotency_key_reused`. */
-  async function replay(tx: Tx, userId: string, key: string, hash: string) {
-    const [previous] = await tx<{ request_hash: string; response: { sessionId: string } }[]>`
-      select request_hash, response from public.idempotency_keys
-       where user_id = ${userId} and operation = ${OPERATION} and key = ${key}`;
-    if (!previous) return undefined;
-    if (previous.request_hash !== hash) {
-      throw conflict(
-        "idempotency_key_reused",
-        "This Idempotency-Key was already used with a different request body.",
-      );
-    }
-    return await findSession(tx, previous.response.sessionId);
-  }
-
-  async function alreadyLive(userId: string): Promise<HttpError> {
-    const active = await db.asUser(
-      { sub: userId, role: "authenticated" },
-      (tx) => findActiveSession(tx, userId),
-    );
+  function alreadyLive(sessionId: string | undefined): HttpError {
     return conflict(
       "session_already_live",
       "You already have a session that is starting or live; end it first.",
-      active ? { sessionId: active.id } : undefined,
+      sessionId ? { sessionId } : undefined,
     );
   }
 
@@ -109,77 +94,56 @@ export function createStartSessionHandler(options: StartSessionOptions) {
     POST: withUser({ verifier: options.verifier }, async (request, context, user) => {
       const key = idempotencyKeyOf(request);
       const input = await readJson(request, Body);
-      // After validation, so that bad requests write nothing, not even a rate-limit hit.
-      await enforceRateLimit(
-        db,
-        { name: OPERATION, limit: 10, windowSeconds: 60 },
-        user.sub,
-        clock,
-      );
       const hash = await sha256(JSON.stringify(input));
       const record = input.record && options.recording !== undefined;
       const now = clock.now();
+      const sessionId = crypto.randomUUID();
 
-      let outcome: { created: boolean; session: Awaited<ReturnType<typeof findSession>> };
-      try {
-        outcome = await db.asUser(user, async (tx) => {
-          if (key) {
-            const [claimed] = await tx`
-              insert into public.idempotency_keys
-                (user_id, operation, key, request_hash, created_at, expires_at)
-              values (${user.sub}, ${OPERATION}, ${key}, ${hash}, ${now},
-                      ${new Date(now.getTime() + 24 * 3600_000)})
-              on conflict (user_id, operation, key) do update
-                 set request_hash = excluded.request_hash, response = null, status_code = null,
-                     created_at = excluded.created_at, expires_at = excluded.expires_at
-               where idempotency_keys.expires_at <= ${now}
-              returning key`;
-            if (!claimed) return { created: false, session: await replay(tx, user.sub, key, hash) };
-          }
-          const sessionId = crypto.randomUUID();
-          // The insert and the key's response, queued together.
-          const [[row]] = await Promise.all([
-            tx<Omit<SessionRow, "recording_status">[]>`
-              insert into public.stream_sessions
-                (id, streamer_id, title, status, room_name, record, client, created_at, updated_at)
-              values (${sessionId}, ${user.sub}, ${input.title ?? null}, 'starting',
-                      ${roomNameFor(sessionId)}, ${record}, ${tx.json(input.client ?? {})},
-                      ${now}, ${now})
-              returning ${tx(SESSION_FIELDS)}`,
-            key && tx`
-              update public.idempotency_keys
-                 set response = ${tx.json({ sessionId })}, status_code = 201
-               where user_id = ${user.sub} and operation = ${OPERATION} and key = ${key}`,
-          ]);
+      // A start that still raced past another (see the migration) is refused by the unique
+      // index, which the kernel answers as 409 session_already_live.
+      const start = await db.sql.begin(async (tx) => {
+        // After validation, so that bad requests write nothing, not even a rate-limit hit.
+        const [row] = await tx<Start[]>`
+          select * from private.user_start_session(
+            ${claimsParameter(user)}, ${rateLimitKey(LIMIT, user.sub)}, ${LIMIT.limit},
+            ${LIMIT.windowSeconds}, ${key ?? null}, ${hash},
+            ${new Date(now.getTime() + KEY_LIFETIME_MS)}, ${sessionId},
+            ${roomNameFor(sessionId)}, ${input.title ?? null}, ${record},
+            ${tx.json(input.client ?? {})}, ${now})`;
+        if (row.outcome === "created") {
           await createSessionRoom(options.livekit, {
             sessionId,
             streamerId: user.sub,
             recording: record ? options.recording : undefined,
           });
-          // A recorded session's pending recording comes from a trigger in this transaction.
-          const session: SessionRow = { ...row, recording_status: record ? "pending" : null };
-          return { created: true, session };
-        });
-      } catch (error) {
-        const constraint = (error as { constraint_name?: string }).constraint_name;
-        if (constraint === "stream_sessions_one_active_per_streamer") {
-          throw await alreadyLive(user.sub);
         }
-        throw error;
+        return row;
+      }) as Start;
+      switch (start.outcome) {
+        case "rate_limited":
+          throw rateLimited(LIMIT, start.retry_after_seconds);
+        case "key_reused":
+          throw conflict(
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request body.",
+          );
+        case "already_live":
+          throw alreadyLive(start.session?.id);
       }
-      const session = outcome.session;
-      if (!session) {
+      if (!start.session) {
         // The key's session is no longer visible (deleted account data): treat as reused.
         throw conflict("idempotency_key_reused", "This Idempotency-Key can no longer be replayed.");
       }
-      context.annotate({ sessionId: session.id, replay: !outcome.created });
+      const session = sessionFromJson(start.session);
+      const created = start.outcome === "created";
+      context.annotate({ sessionId: session.id, replay: !created });
       const livekit = session.status === "ended" ? null : await issueGrant(options.livekit, {
         roomName: session.room_name,
         identity: streamerIdentity(user.sub),
         publisher: true,
         clock,
       });
-      return json({ session: toSession(session), livekit }, outcome.created ? 201 : 200);
+      return json({ session: toSession(session), livekit }, created ? 201 : 200);
     }),
   });
 }
