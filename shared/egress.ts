@@ -30,16 +30,10 @@ const STATUS_OF: Record<string, EgressRecordingStatus> = {
   EGRESS_ABORTED: "failed",
 };
 
-const RANK: Record<string, number> = {
-  pending: 0,
-  recording: 1,
-  processing: 2,
-  ready: 3,
-  failed: 3,
-  deleted: 4,
-};
-
-/** The object path prefix of a session's egress recordings. */
+/**
+ * The object path prefix of a session's egress recordings (`private.recording_prefix` in SQL
+ * checks reported paths against the same).
+ */
 export function recordingPrefix(streamerId: string, sessionId: string): string {
   return `recordings/${streamerId}/${sessionId}/`;
 }
@@ -102,16 +96,12 @@ export interface EgressSession {
   streamer_id: string;
 }
 
-interface RecordingState {
-  id: string;
-  status: string;
-}
-
 /**
- * Creates or moves forward the recording of `report` (by egress id; a report of an egress
- * not seen yet claims the session's pending recording that has none). A report without an
- * egress id is a failed auto egress: it fails the session's pending recording. Returns what
- * it did. The caller holds the session's row lock, which serialises reports of one session.
+ * Creates or moves forward the recording of `report` (`private.apply_egress_report`: by
+ * egress id; a report of an egress not seen yet claims the session's pending recording that
+ * has none; a report without an egress id is a failed auto egress and fails the session's
+ * pending recording). Returns what it did. The caller holds the session's row lock, which
+ * serialises reports of one session.
  */
 export async function applyEgressReport(
   tx: Tx,
@@ -119,65 +109,17 @@ export async function applyEgressReport(
   report: EgressReport,
   now: Date,
 ): Promise<"created" | "updated" | "unchanged"> {
-  if (!report.egressId) {
-    if (report.status !== "failed") return "unchanged";
-    const failed = await tx`
-      update public.recordings
-         set status = 'failed', error = ${report.error}, updated_at = ${now}
-       where session_id = ${session.id} and source = 'egress' and egress_id is null
-         and status = 'pending'`;
-    return failed.count > 0 ? "updated" : "unchanged";
-  }
+  const [{ result }] = await tx<{ result: "created" | "updated" | "unchanged" }[]>`
+    select private.apply_egress_report(${session.id}, ${session.streamer_id},
+                                       ${tx.json(reportJson(report))}, ${now}) as result`;
+  return result;
+}
 
-  let [recording] = await tx<RecordingState[]>`
-    select id, status from public.recordings where egress_id = ${report.egressId} for update`;
-  let created = false;
-  if (!recording) {
-    [recording] = await tx<RecordingState[]>`
-      update public.recordings set egress_id = ${report.egressId}, updated_at = ${now}
-       where id = (select id from public.recordings
-                    where session_id = ${session.id} and source = 'egress'
-                      and egress_id is null and status = 'pending'
-                    order by created_at limit 1)
-      returning id, status`;
-  }
-  if (!recording) {
-    [recording] = await tx<RecordingState[]>`
-      insert into public.recordings
-        (session_id, streamer_id, source, status, egress_id, content_type, created_at, updated_at)
-      values (${session.id}, ${session.streamer_id}, 'egress', 'pending', ${report.egressId},
-              'video/mp4', ${report.startedAt ?? now}, ${now})
-      returning id, status`;
-    created = true;
-  }
-
-  const forward = RANK[report.status] > RANK[recording.status];
-  const sameStage = RANK[report.status] === RANK[recording.status] &&
-    report.status === recording.status;
-  if (!forward && !sameStage) return created ? "created" : "unchanged";
-  const status = forward ? report.status : recording.status;
-  const readyAt = status === "ready" ? report.endedAt ?? now : null;
-  // Object paths LiveKit reports outside the session's prefix are not trusted as ours.
-  const prefix = recordingPrefix(session.streamer_id, session.id);
-  const objectPath = report.objectPath?.startsWith(prefix) ? report.objectPath : null;
-  const result = await tx`
-    update public.recordings
-       set status = ${status},
-           started_at = least(coalesce(started_at, ${report.startedAt}), ${report.startedAt}),
-           ready_at = coalesce(ready_at, ${readyAt}),
-           object_path = coalesce(${objectPath}, object_path),
-           size_bytes = coalesce(${report.sizeBytes}, size_bytes),
-           duration_seconds = coalesce(${report.durationSeconds}, duration_seconds),
-           truncated = truncated or ${report.truncated},
-           error = coalesce(${report.error}, error),
-           updated_at = ${now}
-     where id = ${recording.id}
-       and (status is distinct from ${status} or object_path is distinct from coalesce(${objectPath}, object_path)
-            or size_bytes is distinct from coalesce(${report.sizeBytes}, size_bytes)
-            or duration_seconds is distinct from coalesce(${report.durationSeconds}, duration_seconds)
-            or started_at is distinct from least(coalesce(started_at, ${report.startedAt}), ${report.startedAt})
-            or truncated is distinct from (truncated or ${report.truncated})
-            or error is distinct from coalesce(${report.error}, error))`;
-  if (created) return "created";
-  return result.count > 0 ? "updated" : "unchanged";
+/** A report as `private.apply_egress_report` reads it (times as ISO strings). */
+export function reportJson(report: EgressReport): Record<string, string | number | boolean | null> {
+  return {
+    ...report,
+    startedAt: report.startedAt?.toISOString() ?? null,
+    endedAt: report.endedAt?.toISOString() ?? null,
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * `POST livekit-webhook`. The raw body is verified with LiveKit's `WebhookReceiver` before
- * anything else; then, in one transaction, the event id is claimed in the ledger, the event's
- * module applies its effects under the session's row lock, and the ledger records the outcome.
+ * anything else; then the event's module reads it and, in one statement (one transaction),
+ * the event id is claimed in the ledger, its effects apply under the session's row lock, and
+ * the ledger records the outcome (`private.webhook_apply`).
  * A duplicate id changes nothing. LiveKit retries only on 5xx, so transient failures are 503
  * and bad input is 4xx.
  */
@@ -11,14 +12,14 @@ import { readText, WEBHOOK_BODY_LIMIT } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { HttpError } from "../../../shared/errors.ts";
+import { HttpError, unavailable } from "../../../shared/errors.ts";
 import { createFunction, json, toHttpError } from "../../../shared/http.ts";
 import type { LiveKitSettings, RecordingTarget } from "../../../shared/livekit.ts";
 import { describeError, type LogSink } from "../../../shared/log.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { DISPATCH, type WebhookEventName } from "./dispatch.ts";
 import type { EventJson } from "./events/types.ts";
-import { type LockedSession, refreshDerived } from "../../../shared/session_state.ts";
+import { lockSession } from "../../../shared/session_state.ts";
 
 /** Options of {@linkcode createWebhookHandler}. */
 export interface WebhookOptions {
@@ -32,13 +33,6 @@ export interface WebhookOptions {
   clock: Clock;
   logSink?: LogSink;
 }
-
-/** Events after which viewer counts and the duration are recomputed from participant rows. */
-const CHANGES_VIEWERS = new Set([
-  "participant_joined",
-  "participant_left",
-  "participant_connection_aborted",
-]);
 
 /** Outcomes after which triggers may have queued emails (see the notification triggers). */
 const QUEUES_EMAIL = /^(session live|session ended|recording (created|updated) \(ready\))$/;
@@ -88,60 +82,44 @@ export function createWebhookHandler(options: WebhookOptions) {
   }
 
   /** Applies one verified event; returns its outcome, or "duplicate". */
-  async function apply(
-    event: EventJson & { id: string; event: string },
-  ): Promise<string> {
-    const started = performance.now();
+  async function apply(event: EventJson & { id: string; event: string }): Promise<string> {
+    const started = new Date();
     const now = clock.now();
+    const at = eventTime(event, now);
     const roomName = event.room?.name ?? event.egressInfo?.roomName ?? null;
-    const module = DISPATCH[event.event as WebhookEventName];
-    return await db.asService(async (tx) => {
-      // One statement claims the event id and locks its session.
-      const [claim] = await tx<(Partial<LockedSession> & { claimed: boolean })[]>`
-        with claimed as (
-          insert into public.webhook_events (id, event, room_name, outcome, received_at, payload)
-          values (${event.id}, ${event.event}, ${roomName}, 'processing', ${now},
-                  ${tx.json(event as unknown as postgres.JSONValue)})
-          on conflict (id) do update
-             set outcome = 'processing', error = null, received_at = excluded.received_at
-           where webhook_events.outcome = 'failed'
-          returning id
-        )
-        select exists (select 1 from claimed) as claimed, s.*
-          from (select 1) as one
-          left join lateral (
-            select id, streamer_id, status, record, room_name, started_at, ended_at
-              from public.stream_sessions
-             where room_name = ${roomName} and ${module !== undefined}
-               for update
-          ) as s on true`;
-      if (!claim.claimed) return "duplicate";
-      let outcome: string;
-      let refreshed: Promise<void> | undefined;
-      if (!module) outcome = `ignored: ${event.event} changes nothing here`;
-      else if (!claim.id) outcome = "ignored: no session has this room";
-      else {
-        const session = claim as LockedSession;
-        outcome = await module(event, {
-          tx,
-          session,
-          at: eventTime(event, now),
-          now,
-          livekit: options.livekit,
-          recording: options.recording,
-        });
-        // Queued together with the ledger update below.
-        if (CHANGES_VIEWERS.has(event.event)) refreshed = refreshDerived(tx, session.id, now);
-      }
-      await Promise.all([
-        refreshed,
-        tx`
-          update public.webhook_events
-             set outcome = 'processed', processed_at = ${now},
-                 duration_ms = ${Math.round((performance.now() - started) * 100) / 100}
-           where id = ${event.id}`,
-      ]);
+    const payload = event as unknown as postgres.JSONValue;
+    const statement = async (effect: Record<string, unknown>) => {
+      const [{ outcome }] = await db.sql<{ outcome: string }[]>`
+        select private.webhook_apply(${event.id}, ${event.event}, ${roomName},
+                                     ${db.sql.json(payload)}, ${at}, ${now},
+                                     ${db.sql.json(effect as postgres.JSONValue)}) as outcome`;
       return outcome;
+    };
+    const ignore = (outcome: string) => statement({ ignored: outcome });
+    const module = DISPATCH[event.event as WebhookEventName];
+    if (!module) return await ignore(`ignored: ${event.event} changes nothing here`);
+    return await module(event, {
+      apply: statement,
+      ignore,
+      transaction: (work) =>
+        db.asService(async (tx) => {
+          // The ledger as private.webhook_apply keeps it: lock, check, effects, record.
+          const session = roomName === null ? undefined : await lockSession(tx, roomName);
+          const [{ seen }] = await tx<{ seen: boolean }[]>`
+            select private.webhook_seen(${event.id}) as seen`;
+          if (seen) return "duplicate";
+          const outcome = session ? await work(tx, session) : "ignored: no session has this room";
+          const [{ recorded }] = await tx<{ recorded: boolean }[]>`
+            select private.webhook_record(${event.id}, ${event.event}, ${roomName},
+                                          ${tx.json(payload)}, ${now}, ${started}) as recorded`;
+          // A concurrent delivery recorded it first: undo, and LiveKit's retry is a duplicate.
+          if (!recorded) throw unavailable("database", new Error("event recorded concurrently"));
+          return outcome;
+        }),
+      at,
+      now,
+      livekit: options.livekit,
+      recording: options.recording,
     });
   }
 

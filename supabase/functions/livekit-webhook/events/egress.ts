@@ -1,19 +1,13 @@
 /**
  * `egress_started`, `egress_updated`, `egress_ended`: the recording of the egress is created
- * or moved forward, in whatever order the reports arrive (see shared/egress.ts).
+ * or moved forward, in whatever order the reports arrive (`private.apply_egress_report`).
  */
-import { applyEgressReport, type EgressJson, readEgress } from "../../../../shared/egress.ts";
+import { type EgressJson, readEgress, reportJson } from "../../../../shared/egress.ts";
 import type { EventHandler } from "./types.ts";
 
 export const egressReport: EventHandler = async (event, context) => {
   const info = event.egressInfo as EgressJson | undefined;
-  if (!info) return "ignored: no egress info";
+  if (!info) return await context.ignore("ignored: no egress info");
   const report = readEgress(info, { bucket: context.recording?.bucket });
-  const result = await applyEgressReport(
-    context.tx,
-    context.session,
-    report,
-    context.now,
-  );
-  return `recording ${result} (${report.status})`;
+  return await context.apply(reportJson(report));
 };

@@ -1,11 +1,7 @@
-/** `room_finished`: the room is gone, so the session ends (if it has not) and viewers leave. */
-import { endSession } from "../../../../shared/session_state.ts";
+/**
+ * `room_finished`: the room is gone, so the session ends (if it has not) and viewers leave
+ * (`private.end_session_for`).
+ */
 import type { EventHandler } from "./types.ts";
 
-export const roomFinished: EventHandler = async (
-  _event,
-  { tx, session, at, now },
-) => {
-  const ended = await endSession(tx, session.id, "room_finished", at, now);
-  return ended ? "session ended" : "closed participants of an ended session";
-};
+export const roomFinished: EventHandler = async (_event, context) => await context.apply({});

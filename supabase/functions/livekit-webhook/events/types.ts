@@ -20,10 +20,26 @@ export interface EventJson {
   egressInfo?: Record<string, unknown> & { roomName?: string };
 }
 
+/** What an event did, logged with the request; "duplicate" for an id seen before. */
+export type EventOutcome = string;
+
 /** Collaborators of event modules. */
 export interface EventContext {
-  tx: Tx;
-  session: LockedSession;
+  /**
+   * Applies the event in one statement (`private.webhook_apply`): the ledger claim, the
+   * session's row lock, this event's effect with what the module read from it, the recount
+   * after participant events and the ledger's outcome.
+   */
+  apply(effect: Record<string, unknown>): Promise<EventOutcome>;
+  /** Records the event as processed with `outcome` and no effect. */
+  ignore(outcome: string): Promise<EventOutcome>;
+  /**
+   * For an effect that must call LiveKit while the session is locked: claims the event,
+   * locks its session and runs `work` in one service transaction, then records the outcome.
+   */
+  transaction(
+    work: (tx: Tx, session: LockedSession) => Promise<EventOutcome>,
+  ): Promise<EventOutcome>;
   /** When LiveKit says the event happened. */
   at: Date;
   /** When it is processed. */
@@ -31,9 +47,6 @@ export interface EventContext {
   livekit: LiveKitSettings;
   recording?: RecordingTarget;
 }
-
-/** What an event did, logged with the request. */
-export type EventOutcome = string;
 
 /** One module per event name. */
 export type EventHandler = (
