@@ -42,7 +42,12 @@ export interface DrainResult {
 
 /** Requests outbox drains. */
 export interface DrainRequester {
-  /** Requests a drain in the background and returns at once; failures are only logged. */
+  /**
+   * Requests a drain in the background and returns at once; failures are only logged.
+   * Requests made while a drain is in flight are coalesced into one more drain after it, which
+   * sends whatever they queued: under load, one drain at a time per isolate, not one per
+   * change.
+   */
   request(log: Logger): void;
   /** Requests a drain and waits for its answer; throws when it fails. */
   requestNow(): Promise<DrainResult>;
@@ -86,12 +91,27 @@ export function createDrainRequester(options: DrainRequesterOptions): DrainReque
     return JSON.parse(text) as DrainResult;
   }
 
+  let running = false;
+  let pending: Logger | undefined;
+
   return {
     request(log) {
+      if (running) {
+        pending = log;
+        return;
+      }
+      running = true;
       runInBackground(
         async () => {
-          const result = await requestNow();
-          log.info("outbox drained", { drain: result });
+          try {
+            for (let next: Logger | undefined = log; next; next = pending) {
+              pending = undefined;
+              const result = await requestNow();
+              next.info("outbox drained", { drain: result });
+            }
+          } finally {
+            running = false;
+          }
         },
         log,
         "outbox drain request failed; the scheduled drain will send the emails",

@@ -122,3 +122,34 @@ Deno.test("a failed or impossible drain request is logged, never thrown at the c
     await endpoint.server.shutdown();
   }
 });
+
+Deno.test("requests while a drain is in flight become one more drain after it", async () => {
+  const calls: number[] = [];
+  const first = Promise.withResolvers<void>();
+  const drained = Promise.withResolvers<void>();
+  const fetchStub: typeof fetch = async () => {
+    calls.push(calls.length + 1);
+    if (calls.length === 1) await first.promise;
+    if (calls.length === 2) drained.resolve();
+    return Response.json({ sent: 1, retried: 0, failed: 0, suppressed: 0 });
+  };
+  const drain = createDrainRequester({
+    functionsUrl: "http://127.0.0.1:9/functions/v1",
+    serviceRoleKey: SERVICE_KEY,
+    fetch: fetchStub,
+  });
+  const { lines, log } = captureLog();
+  drain.request(log);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  for (let i = 0; i < 5; i++) drain.request(log); // while the first is in flight
+  assert.equal(calls.length, 1);
+  first.resolve();
+  await drained.promise;
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(calls.length, 2, "five requests in flight made one more drain, not five");
+  assert.deepEqual(lines.map((line) => line.message), ["outbox drained", "outbox drained"]);
+  // Idle again: the next request drains at once.
+  drain.request(log);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(calls.length, 3);
+});
