@@ -5,6 +5,10 @@
 -- they read; each event's effect is one function here. reconcile ends sessions and applies
 -- ListEgress reports through the same functions.
 
+-- Sessions are rewritten by most events (status, counts): leave room on their pages so that
+-- a new version can stay on its page (a HOT update, no index entries to add).
+alter table public.stream_sessions set (fillfactor = 80);
+
 -- Helpers, called inside a service transaction -------------------------------------------------
 
 create function private.act_as_service()
@@ -42,16 +46,25 @@ begin
     select left_at, -1 from viewers where left_at is not null
   ), running as (
     select sum(delta) over (order by at, delta rows unbounded preceding) as open from edges
+  ), derived as (
+    select s.id,
+           (select count(*) from viewers where left_at is null)::integer as current,
+           greatest((select coalesce(max(open), 0) from running),
+                    (select count(*) from viewers where left_at is null))::integer as peak,
+           (select count(*) from viewers)::integer as total,
+           case when s.started_at is null or s.ended_at is null then null
+             else greatest(0, extract(epoch from (s.ended_at - s.started_at))) end as duration
+      from public.stream_sessions s where s.id = p_session_id
   )
+  -- Only when a figure changes: a streamer's join or leave changes none, and a row not
+  -- rewritten costs no new version.
   update public.stream_sessions s
-     set viewers_current = (select count(*) from viewers where left_at is null),
-         viewers_peak = greatest((select coalesce(max(open), 0) from running),
-                                 (select count(*) from viewers where left_at is null)),
-         viewers_total = (select count(*) from viewers),
-         duration_seconds = case when s.started_at is null or s.ended_at is null then null
-           else greatest(0, extract(epoch from (s.ended_at - s.started_at))) end,
-         updated_at = p_now
-   where s.id = p_session_id;
+     set viewers_current = d.current, viewers_peak = d.peak, viewers_total = d.total,
+         duration_seconds = d.duration, updated_at = p_now
+    from derived d
+   where s.id = d.id
+     and (s.viewers_current, s.viewers_peak, s.viewers_total, s.duration_seconds)
+         is distinct from (d.current, d.peak, d.total, d.duration);
 end
 $$;
 
@@ -80,17 +93,6 @@ begin
   perform private.refresh_session_derived(p_session_id, p_now);
   return v_ended;
 end
-$$;
-
--- The object path prefix of a session's egress recordings: recordingPrefix in
--- shared/egress.ts, which names the files egress writes.
-create function private.recording_prefix(p_streamer_id uuid, p_session_id uuid)
-returns text
-language sql
-immutable
-set search_path = ''
-as $$
-  select 'recordings/' || p_streamer_id || '/' || p_session_id || '/'
 $$;
 
 -- Creates or moves forward the recording of one egress report (by egress id; a report of an
@@ -163,9 +165,10 @@ begin
     return case when v_created then 'created' else 'unchanged' end;
   end if;
   v_ready_at := case when v_status = 'ready' then coalesce(v_ended_at, p_now) end;
-  -- Object paths LiveKit reports outside the session's prefix are not trusted as ours.
-  if not starts_with(coalesce(v_path, ''), private.recording_prefix(p_streamer_id, p_session_id))
-  then
+  -- Object paths LiveKit reports outside the session's prefix (recordingPrefix in
+  -- shared/egress.ts, where egress is told where to write) are not trusted as ours.
+  if not starts_with(coalesce(v_path, ''),
+                     'recordings/' || p_streamer_id || '/' || p_session_id || '/') then
     v_path := null;
   end if;
   update public.recordings r
@@ -427,7 +430,6 @@ comment on function private.webhook_apply(text, text, text, jsonb, timestamptz, 
 revoke all on function private.act_as_service() from public;
 revoke all on function private.refresh_session_derived(uuid, timestamptz) from public;
 revoke all on function private.end_session_for(uuid, text, timestamptz, timestamptz) from public;
-revoke all on function private.recording_prefix(uuid, uuid) from public;
 revoke all on function private.apply_egress_report(uuid, uuid, jsonb, timestamptz) from public;
 revoke all on function private.webhook_seen(text) from public;
 revoke all on function private.webhook_record(text, text, text, jsonb, timestamptz, timestamptz)
@@ -448,7 +450,6 @@ grant execute on function private.webhook_participant_left(public.stream_session
 grant execute on function private.refresh_session_derived(uuid, timestamptz) to service_role;
 grant execute on function private.end_session_for(uuid, text, timestamptz, timestamptz)
   to service_role;
-grant execute on function private.recording_prefix(uuid, uuid) to service_role;
 grant execute on function private.apply_egress_report(uuid, uuid, jsonb, timestamptz)
   to service_role;
 grant execute on function private.webhook_seen(text) to service_role;
