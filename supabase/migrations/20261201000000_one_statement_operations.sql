@@ -5,7 +5,8 @@
 -- private.act_as_user does for the rest of the statement's transaction what asUser's first
 -- statement does: role authenticated, request.jwt.claims and request.jwt.claim.sub, local to
 -- the transaction. It is called first by security invoker functions, so every query after it
--- is checked as the user by the same RLS policies. None of these functions is granted to
+-- is checked as the user by the same RLS policies; the transaction stays the user's after it,
+-- so each is called once, as a statement (a transaction) of its own. None is granted to
 -- anyone: only their owner (the role the functions connect as) may call them, and a user who
 -- could call them could name any claims.
 
