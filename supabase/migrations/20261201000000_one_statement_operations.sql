@@ -127,7 +127,7 @@ declare
   v_session private.session_listings;
   v_guardian public.guardians;
 begin
-  -- The hit is counted first, as the service, like every other rate limit.
+  -- The hit is counted first, before the caller's role is taken (rate_limit_hit is not theirs).
   select h.allowed, h.retry_after_seconds into v_allowed, v_retry
     from private.rate_limit_hit(p_rate_key, p_rate_limit, p_rate_window_seconds, p_now) h;
   perform set_config('synchronous_commit', 'off', true);
