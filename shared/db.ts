@@ -89,17 +89,14 @@ export async function closeAllDatabases(): Promise<void> {
 }
 
 function createDatabase(url: string, options: DatabaseOptions): Database {
-  const timeoutMs = options.statementTimeoutMs ?? 8000;
-  const timeout = String(timeoutMs);
+  const timeout = String(options.statementTimeoutMs ?? 8000);
   const sql = postgres(url, {
     prepare: false,
     max: options.max ?? 5,
     idle_timeout: 20,
     connect_timeout: 5,
     onnotice: () => {},
-    // The connection's default too, so that the one-statement operations, which set no
-    // timeout of their own, are bounded like the statements of a transaction.
-    connection: { application_name: "edge-functions", statement_timeout: timeoutMs },
+    connection: { application_name: "edge-functions" },
   });
 
   function run<T>(

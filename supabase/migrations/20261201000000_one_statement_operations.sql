@@ -30,13 +30,16 @@ begin
   end if;
   perform set_config('role', 'authenticated', true),
           set_config('request.jwt.claims', p_claims, true),
-          set_config('request.jwt.claim.sub', v_sub, true);
+          set_config('request.jwt.claim.sub', v_sub, true),
+          -- A statement cannot shorten its own statement_timeout, but its lock waits, the one
+          -- wait these operations can have, end after the same 8 s as asUser's statements.
+          set_config('lock_timeout', '8s', true);
 end
 $$;
 
 comment on function private.act_as_user(text) is
   'Makes the rest of the current transaction the user''s: role authenticated and their '
-  'request.jwt.claims, as PostgREST sets them. Owner only.';
+  'request.jwt.claims, as PostgREST sets them, with lock waits bounded to 8 s. Owner only.';
 
 -- streams: the list --------------------------------------------------------------------------
 

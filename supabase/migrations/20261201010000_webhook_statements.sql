@@ -20,12 +20,14 @@ as $$
 begin
   perform set_config('role', 'service_role', true),
           set_config('request.jwt.claims', '{"role":"service_role"}', true),
-          set_config('request.jwt.claim.sub', '', true);
+          set_config('request.jwt.claim.sub', '', true),
+          set_config('lock_timeout', '8s', true); -- as in act_as_user
 end
 $$;
 
 comment on function private.act_as_service() is
-  'Makes the rest of the current transaction service_role''s, as asService does. Owner only.';
+  'Makes the rest of the current transaction service_role''s, as asService does, with lock '
+  'waits bounded to 8 s. Owner only.';
 
 -- Current, peak and total viewers and the duration, from the participant rows and times. Peak
 -- is the most viewer connections overlapping at any instant, computed from the intervals, so
