@@ -3,7 +3,7 @@
 -- inside asUser), they refuse claims without a user id, and they decide the contract's cases.
 begin;
 create extension if not exists pgtap;
-select plan(16);
+select plan(17);
 
 -- owner aaaaaaaa… (live session), other streamer bbbbbbbb… (live), active guardian of the
 -- owner cccccccc…, stranger dddddddd…
@@ -80,6 +80,7 @@ select is(
   'a stranger lists nothing'
 );
 select is(current_user::text, 'authenticated', 'the statement''s transaction became the user''s');
+select is(current_setting('lock_timeout'), '8s', 'with its lock waits bounded');
 reset role;
 
 -- livekit-token's access -------------------------------------------------------------------------
