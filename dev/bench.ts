@@ -24,6 +24,7 @@ import {
   startNotificationBench,
 } from "./bench_notifications.ts";
 import { startLiveKitProcess } from "./livekit_double_process.ts";
+import { cpuPerRequest, type CpuSample, sampleCpu } from "./bench_cpu.ts";
 import { startGcsDouble } from "../tests/support/gcs_double.ts";
 
 const DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -36,6 +37,11 @@ export interface Measurement {
   p50Ms: number;
   p99Ms: number;
   requestsPerSecond: number;
+  /**
+   * CPU per request in the measured window (Linux only): `functionsMs` of this process, which
+   * runs the load generator and the functions, and `postgresMs` of the Postgres server.
+   */
+  cpu?: { functionsMs: number; postgresMs: number };
 }
 
 /** A scenario's figures next to the baseline's: above 1 is slower (or, for rate, faster). */
@@ -70,6 +76,15 @@ export async function measure(
   let errors = 0;
   const from = performance.now() + warmupMs;
   const until = from + durationMs;
+  // CPU is sampled when the measured window opens and when it closes.
+  let cpuFrom: Promise<CpuSample | undefined> = Promise.resolve(undefined);
+  let cpuTo: Promise<CpuSample | undefined> = Promise.resolve(undefined);
+  const opening = setTimeout(() => cpuFrom = sampleCpu(), warmupMs);
+  let closed = false;
+  const closing = setTimeout(() => {
+    closed = true;
+    cpuTo = sampleCpu();
+  }, warmupMs + durationMs);
 
   async function worker() {
     while (performance.now() < until && !signal?.aborted) {
@@ -92,6 +107,13 @@ export async function measure(
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
+  clearTimeout(opening);
+  clearTimeout(closing);
+  // Timers run late under load: the last requests may have ended before this one fired.
+  if (!closed) cpuTo = sampleCpu();
+  const cpu = signal?.aborted
+    ? undefined
+    : cpuPerRequest(await cpuFrom, await cpuTo, latencies.length);
 
   latencies.sort((a, b) => a - b);
   return {
@@ -101,6 +123,7 @@ export async function measure(
     p50Ms: round(percentile(latencies, 0.5)),
     p99Ms: round(percentile(latencies, 0.99)),
     requestsPerSecond: round(latencies.length / (durationMs / 1000)),
+    ...(cpu ? { cpu } : {}),
   };
 }
 
@@ -286,7 +309,19 @@ function benchSecret(): string {
 }
 
 function table(baseline: Measurement, results: ComparedMeasurement[]): string {
-  const header = ["scenario", "p50 ms", "p99 ms", "req/s", "p50 x", "p99 x", "rate x", "errors"];
+  const header = [
+    "scenario",
+    "p50 ms",
+    "p99 ms",
+    "req/s",
+    "p50 x",
+    "p99 x",
+    "rate x",
+    "errors",
+    "cpu ms fn",
+    "cpu ms pg",
+  ];
+  const cpu = (m: Measurement) => [m.cpu?.functionsMs ?? "-", m.cpu?.postgresMs ?? "-"];
   const rows = [
     [
       baseline.name,
@@ -297,6 +332,7 @@ function table(baseline: Measurement, results: ComparedMeasurement[]): string {
       1,
       1,
       baseline.errors,
+      ...cpu(baseline),
     ],
     ...results.map((r) => [
       r.name,
@@ -307,6 +343,7 @@ function table(baseline: Measurement, results: ComparedMeasurement[]): string {
       r.p99Ratio,
       r.rateRatio,
       r.errors,
+      ...cpu(r),
     ]),
   ].map((row) => row.map(String));
   const widths = header.map((title, column) =>
