@@ -31,8 +31,8 @@ const STATUS_OF: Record<string, EgressRecordingStatus> = {
 };
 
 /**
- * The object path prefix of a session's egress recordings (`private.recording_prefix` in SQL
- * checks reported paths against the same).
+ * The object path prefix of a session's egress recordings (`private.apply_egress_report`
+ * checks reported paths against the same prefix).
  */
 export function recordingPrefix(streamerId: string, sessionId: string): string {
   return `recordings/${streamerId}/${sessionId}/`;

@@ -1,6 +1,7 @@
 /**
  * Sessions and recordings as the contract shows them, and the queries several functions
- * share. Every query here runs inside `asUser` or `asService`, so RLS decides visibility.
+ * share. Every query here runs inside `asUser` or `asService`, or as one statement that
+ * becomes the user first, so RLS decides visibility.
  */
 import { claimsParameter, type Database, type JwtClaims, type Tx } from "./db.ts";
 import { type HttpError, notFound } from "./errors.ts";
@@ -103,8 +104,8 @@ export async function findSession(tx: Tx, sessionId: string): Promise<SessionRow
 
 /**
  * Starting and live sessions of the user of `claims` and of the streamers who made them an
- * active guardian, newest first, in one statement
- * of its own (`private.user_active_sessions`): RLS decides as inside `asUser`.
+ * active guardian, newest first, in one statement of its own (`private.user_active_sessions`):
+ * RLS decides as inside `asUser`.
  */
 export async function listActiveSessionsAs(
   db: Database,

@@ -1,5 +1,5 @@
--- The LiveKit webhook's effects as SQL, so that an event is one statement: the ledger claim,
--- the session's row lock, the event's effect, the recount and the ledger's outcome, in the
+-- The LiveKit webhook's effects as SQL, so that an event is one statement: the session's row
+-- lock, the ledger check, the event's effect, the recount and the ledger's outcome, in the
 -- statement's own transaction (two round trips with postgres.js instead of a dozen). The
 -- event modules of livekit-webhook read the event (identities, egress reports) and pass what
 -- they read; each event's effect is one function here. reconcile ends sessions and applies

@@ -26,16 +26,16 @@ export type EventOutcome = string;
 /** Collaborators of event modules. */
 export interface EventContext {
   /**
-   * Applies the event in one statement (`private.webhook_apply`): the ledger claim, the
-   * session's row lock, this event's effect with what the module read from it, the recount
+   * Applies the event in one statement (`private.webhook_apply`): the session's row lock,
+   * the ledger check, this event's effect with what the module read from it, the recount
    * after participant events and the ledger's outcome.
    */
   apply(effect: Record<string, unknown>): Promise<EventOutcome>;
   /** Records the event as processed with `outcome` and no effect. */
   ignore(outcome: string): Promise<EventOutcome>;
   /**
-   * For an effect that must call LiveKit while the session is locked: claims the event,
-   * locks its session and runs `work` in one service transaction, then records the outcome.
+   * For an effect that must call LiveKit while the session is locked: locks the session,
+   * checks the ledger and runs `work` in one service transaction, then records the outcome.
    */
   transaction(
     work: (tx: Tx, session: LockedSession) => Promise<EventOutcome>,
