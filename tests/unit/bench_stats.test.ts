@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { compare, measure, type Measurement, percentile } from "../../dev/bench.ts";
-import { cpuPerRequest, ticksOf } from "../../dev/bench_cpu.ts";
+import { cpuPerRequest, parentOf, ticksOf } from "../../dev/bench_cpu.ts";
 
 Deno.test("percentile takes the nearest rank of sorted values", () => {
   const values = Array.from({ length: 100 }, (_, index) => index + 1);
@@ -57,12 +57,17 @@ Deno.test("CPU ticks are read after the command name, which may hold spaces and 
   const stat = "4242 (V8 (worker) x) S 1 2 3 0 -1 4194304 10 0 0 0 250 50 7 3 20 0 9 0";
   assert.equal(ticksOf(stat), 300);
   assert.equal(ticksOf(stat, true), 310);
+  assert.equal(parentOf(stat), 1);
 });
 
 Deno.test("CPU per request is the difference of two samples over the requests", () => {
-  const from = { self: 10, postgres: 4 };
-  const to = { self: 12.5, postgres: 5 };
-  assert.deepEqual(cpuPerRequest(from, to, 1000), { functionsMs: 2.5, postgresMs: 1 });
+  const from = { self: 10, postgres: 4, children: 1 };
+  const to = { self: 12.5, postgres: 5, children: 1.5 };
+  assert.deepEqual(cpuPerRequest(from, to, 1000), {
+    functionsMs: 2.5,
+    postgresMs: 1,
+    childrenMs: 0.5,
+  });
   assert.equal(cpuPerRequest(undefined, to, 1000), undefined);
   assert.equal(cpuPerRequest(from, to, 0), undefined);
 });
