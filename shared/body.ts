@@ -100,12 +100,17 @@ export function parseJsonObject(text: string): Record<string, unknown> {
 export function validate<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw invalidRequest(result.error.issues.map((issue) => ({
-    path: issue.path.map(String).join("."),
-    message: issue.code === "unrecognized_keys"
-      ? `Unknown field${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`
-      : issue.message,
-  })));
+  // An unknown field is a failed field of its own: its path names it.
+  throw invalidRequest(
+    result.error.issues.flatMap((issue) =>
+      issue.code === "unrecognized_keys"
+        ? issue.keys.map((key) => ({
+          path: [...issue.path, key].map(String).join("."),
+          message: `Unknown field: ${key}`,
+        }))
+        : [{ path: issue.path.map(String).join("."), message: issue.message }]
+    ),
+  );
 }
 
 /** Options of {@linkcode readJson}. */

@@ -22,7 +22,7 @@ interface Case {
   body?: unknown;
   query?: string;
   caller: Caller;
-  /** The failed field's path; `""` for an unknown field, whose name is in the message. */
+  /** The failed field's path; an unknown field's names it. */
   path: string;
   /** For unknown fields: the name the message must mention. */
   names?: string;
@@ -132,7 +132,7 @@ const CASES: Case[] = [
     method: "POST",
     body: { email: "a@example.org", notify: { sms: true } },
     caller: "streamer",
-    path: "notify",
+    path: "notify.sms",
     names: "sms",
   },
   {
@@ -141,7 +141,7 @@ const CASES: Case[] = [
     method: "POST",
     body: { email: "a@example.org", status: "active" },
     caller: "streamer",
-    path: "",
+    path: "status",
     names: "status",
   },
   // guardians DELETE and GET
@@ -183,7 +183,7 @@ const CASES: Case[] = [
     method: "DELETE",
     query: `guardianId=${UUID}&hard=1`,
     caller: "streamer",
-    path: "",
+    path: "hard",
     names: "hard",
   },
   {
@@ -192,7 +192,7 @@ const CASES: Case[] = [
     method: "GET",
     query: "status=active",
     caller: "streamer",
-    path: "",
+    path: "status",
     names: "status",
   },
   // guardian-consent
@@ -226,7 +226,7 @@ const CASES: Case[] = [
     method: "POST",
     body: { link: "x", guardianId: UUID },
     caller: "link",
-    path: "",
+    path: "guardianId",
     names: "guardianId",
   },
   // notification-preferences
@@ -252,7 +252,7 @@ const CASES: Case[] = [
     method: "GET",
     query: "link=x&email=y",
     caller: "link",
-    path: "",
+    path: "email",
     names: "email",
   },
   {
@@ -285,7 +285,7 @@ const CASES: Case[] = [
     method: "POST",
     body: { link: "x", notify: { marketing: false } },
     caller: "link",
-    path: "notify",
+    path: "notify.marketing",
     names: "marketing",
   },
   {
@@ -302,7 +302,7 @@ const CASES: Case[] = [
     method: "POST",
     body: { link: "x", notify: {}, email: "a@b.co" },
     caller: "link",
-    path: "",
+    path: "email",
     names: "email",
   },
   // send-notification
@@ -344,7 +344,7 @@ const CASES: Case[] = [
     method: "POST",
     body: { limit: 5, kind: "consent" },
     caller: "service",
-    path: "",
+    path: "kind",
     names: "kind",
   },
 ];

@@ -106,9 +106,14 @@ const CASES: Case[] = [
     name: "an object name of the client's",
     fn: "sign-upload-url",
     body: { ...SIGN, objectName: "x.mp4" },
-    path: "",
+    path: "objectName",
   },
-  { name: "unknown field", fn: "sign-upload-url", body: { ...SIGN, streamerId: UUID }, path: "" },
+  {
+    name: "unknown field",
+    fn: "sign-upload-url",
+    body: { ...SIGN, streamerId: UUID },
+    path: "streamerId",
+  },
   { name: "recordingId missing", fn: "complete-upload", body: {}, path: "recordingId" },
   {
     name: "recordingId of the wrong type",
@@ -132,7 +137,7 @@ const CASES: Case[] = [
     name: "unknown field",
     fn: "complete-upload",
     body: { recordingId: UUID, sizeBytes: 1 },
-    path: "",
+    path: "sizeBytes",
   },
   { name: "recordingId missing", fn: "delete-recording", body: {}, path: "recordingId" },
   {
@@ -157,7 +162,7 @@ const CASES: Case[] = [
     name: "unknown field",
     fn: "delete-recording",
     body: { recordingId: UUID, force: true },
-    path: "",
+    path: "force",
   },
   {
     name: "recordingId and link both missing",
@@ -189,7 +194,7 @@ const CASES: Case[] = [
     name: "unknown query parameter",
     fn: "recording-url",
     query: `recordingId=${UUID}&download=1`,
-    path: "",
+    path: "download",
   },
 ];
 

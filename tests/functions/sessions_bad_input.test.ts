@@ -59,9 +59,14 @@ const CASES: Case[] = [
     name: "unknown field in client",
     fn: "start-session",
     body: { client: { os: "android" } },
-    path: "client",
+    path: "client.os",
   },
-  { name: "unknown top-level field", fn: "start-session", body: { streamerId: UUID }, path: "" },
+  {
+    name: "unknown top-level field",
+    fn: "start-session",
+    body: { streamerId: UUID },
+    path: "streamerId",
+  },
   {
     name: "Idempotency-Key too short",
     fn: "start-session",
@@ -99,7 +104,7 @@ const CASES: Case[] = [
     name: "unknown field",
     fn: "end-session",
     body: { sessionId: UUID, reason: "done" },
-    path: "",
+    path: "reason",
   },
   { name: "sessionId and link both missing", fn: "livekit-token", body: {}, path: "sessionId" },
   {
@@ -120,7 +125,7 @@ const CASES: Case[] = [
     name: "unknown field",
     fn: "livekit-token",
     body: { sessionId: UUID, identity: "me" },
-    path: "",
+    path: "identity",
   },
   { name: "sessionId not a UUID", fn: "streams", query: "sessionId=abc", path: "sessionId" },
   { name: "sessionId too long", fn: "streams", query: `sessionId=${long(200)}`, path: "sessionId" },
@@ -130,7 +135,7 @@ const CASES: Case[] = [
     query: `sessionId=${UUID}&sessionId=${UUID}`,
     path: "sessionId",
   },
-  { name: "unknown query parameter", fn: "streams", query: "status=live", path: "" },
+  { name: "unknown query parameter", fn: "streams", query: "status=live", path: "status" },
 ];
 
 Deno.test("bad input to the session functions is 400 and writes nothing", async (t) => {

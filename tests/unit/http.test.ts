@@ -67,7 +67,7 @@ Deno.test("invalid fields are 400 invalid_request with details per field", async
     "invalid_request",
   );
   const paths = error.details.map((issue: { path: string }) => issue.path).sort();
-  assert.deepEqual(paths, ["", "sessionId", "title"]);
+  assert.deepEqual(paths, ["extra", "sessionId", "title"]);
   assert.ok(error.details.some((issue: { message: string }) => issue.message.includes("extra")));
   const missing = await assertError(await post(""), 400, "invalid_request");
   assert.deepEqual(missing.details.map((issue: { path: string }) => issue.path), ["sessionId"]);
