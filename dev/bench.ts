@@ -5,7 +5,9 @@
  * kernel and the operation cost on top; the load generator shares the process and its cores
  * with the servers, which weighs on baseline and scenarios alike.
  *
- * Flags: `--concurrency N` (16), `--duration S` (5), `--warmup S` (1), `--only NAME`.
+ * Flags: `--concurrency N` (16), `--duration S` (5), `--warmup S` (1), `--only NAME`. The
+ * functions' pool has as many connections as requests in flight unless `DATABASE_POOL_SIZE`
+ * says otherwise.
  * Database: a fresh one on `BENCH_DATABASE_URL`, else `TEST_DATABASE_URL`, else
  * `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards. Results go to stderr
  * and `bench-results.json`; stdout carries the functions' own log lines, whose cost is part
@@ -216,7 +218,9 @@ async function main(args: string[]): Promise<void> {
       seed: true,
       env: {
         ...settings,
-        DATABASE_POOL_SIZE: Deno.env.get("DATABASE_POOL_SIZE") ?? "10",
+        // A connection per request in flight: what is measured is the operation, not a wait
+        // for a free connection (the baseline shares the same pool).
+        DATABASE_POOL_SIZE: Deno.env.get("DATABASE_POOL_SIZE") ?? String(concurrency),
         ...notifications.env,
         ...sender.env,
       },

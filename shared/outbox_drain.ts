@@ -28,6 +28,14 @@ export interface DrainRequesterOptions {
   limit?: number;
   /** How long to wait for the drain's answer. @default {30000} */
   timeoutMs?: number;
+  /**
+   * How long a follow-up drain (one requested while another was in flight) waits after the
+   * drain before it, so that under load each drain takes what many commits queued instead of
+   * one or two emails each. A request while idle drains at once. @default {500}
+   */
+  followUpDelayMs?: number;
+  /** Waits `ms` milliseconds; injected by tests. @default {setTimeout} */
+  wait?: (ms: number) => Promise<void>;
   /** The fetch to use. @default {globalThis.fetch} */
   fetch?: typeof fetch;
 }
@@ -44,9 +52,9 @@ export interface DrainResult {
 export interface DrainRequester {
   /**
    * Requests a drain in the background and returns at once; failures are only logged.
-   * Requests made while a drain is in flight are coalesced into one more drain after it, which
-   * sends whatever they queued: under load, one drain at a time per isolate, not one per
-   * change.
+   * Requests made while a drain is in flight are coalesced into one more drain, which starts
+   * `followUpDelayMs` after it and sends whatever they queued: under load, one drain at a time
+   * per isolate and at most one per delay, not one per change.
    */
   request(log: Logger): void;
   /** Requests a drain and waits for its answer; throws when it fails. */
@@ -59,6 +67,9 @@ export function createDrainRequester(options: DrainRequesterOptions): DrainReque
   const limit = options.limit ?? 100;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const doFetch = options.fetch ?? fetch;
+  const followUpDelayMs = options.followUpDelayMs ?? 500;
+  const wait = options.wait ??
+    ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : undefined;
 
   async function credential(): Promise<string | undefined> {
@@ -104,7 +115,9 @@ export function createDrainRequester(options: DrainRequesterOptions): DrainReque
       runInBackground(
         async () => {
           try {
-            for (let next: Logger | undefined = log; next; next = pending) {
+            for (let next: Logger | undefined = log, followUp = false; next; next = pending) {
+              if (followUp) await wait(followUpDelayMs);
+              followUp = true;
               pending = undefined;
               const result = await requestNow();
               next.info("outbox drained", { drain: result });

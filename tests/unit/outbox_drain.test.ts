@@ -123,7 +123,7 @@ Deno.test("a failed or impossible drain request is logged, never thrown at the c
   }
 });
 
-Deno.test("requests while a drain is in flight become one more drain after it", async () => {
+Deno.test("requests while a drain is in flight become one more drain, after the follow-up delay", async () => {
   const calls: number[] = [];
   const first = Promise.withResolvers<void>();
   const drained = Promise.withResolvers<void>();
@@ -133,10 +133,17 @@ Deno.test("requests while a drain is in flight become one more drain after it", 
     if (calls.length === 2) drained.resolve();
     return Response.json({ sent: 1, retried: 0, failed: 0, suppressed: 0 });
   };
+  const waits: number[] = [];
+  const delayOver = Promise.withResolvers<void>();
   const drain = createDrainRequester({
     functionsUrl: "http://127.0.0.1:9/functions/v1",
     serviceRoleKey: SERVICE_KEY,
     fetch: fetchStub,
+    followUpDelayMs: 250,
+    wait: (ms) => {
+      waits.push(ms);
+      return delayOver.promise;
+    },
   });
   const { lines, log } = captureLog();
   drain.request(log);
@@ -144,12 +151,18 @@ Deno.test("requests while a drain is in flight become one more drain after it", 
   for (let i = 0; i < 5; i++) drain.request(log); // while the first is in flight
   assert.equal(calls.length, 1);
   first.resolve();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(waits, [250], "the follow-up waits for the delay");
+  assert.equal(calls.length, 1);
+  drain.request(log); // during the delay: joins the follow-up
+  delayOver.resolve();
   await drained.promise;
   await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.equal(calls.length, 2, "five requests in flight made one more drain, not five");
+  assert.equal(calls.length, 2, "six requests after the first made one more drain, not six");
   assert.deepEqual(lines.map((line) => line.message), ["outbox drained", "outbox drained"]);
-  // Idle again: the next request drains at once.
+  // Idle again: the next request drains at once, without waiting.
   drain.request(log);
   await new Promise((resolve) => setTimeout(resolve, 10));
   assert.equal(calls.length, 3);
+  assert.deepEqual(waits, [250]);
 });
