@@ -28,6 +28,7 @@ import {
 import { startLiveKitProcess } from "./livekit_double_process.ts";
 import { type NotificationsProcess, startNotificationsProcess } from "./notifications_process.ts";
 import { cpuPerRequest, type CpuSample, sampleCpu } from "./bench_cpu.ts";
+import { settle, startAutoAnalyze } from "./bench_maintenance.ts";
 import { startGcsDouble } from "../tests/support/gcs_double.ts";
 
 const DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -258,17 +259,24 @@ async function main(args: string[]): Promise<void> {
         warmup + duration
       } s at concurrency ${concurrency}…`,
     );
-    await settle(setupSql);
-    const baseline = await measure(
+    // Each run on a settled database, with statistics kept up to date as autovacuum would.
+    const maintained = async (scenario: BenchScenario) => {
+      await settle(setupSql);
+      const autoAnalyze = startAutoAnalyze(setupSql);
+      try {
+        return await measure(scenario, options);
+      } finally {
+        await autoAnalyze.stop();
+      }
+    };
+    const baseline = await maintained(
       { name: "baseline (select 1)", request: () => new Request(baselineUrl), expectStatus: [200] },
-      options,
     );
     const results: ComparedMeasurement[] = [];
     const checks: Record<string, unknown> = {};
     for (const scenario of scenarios) {
       if (aborted.signal.aborted) break;
-      await settle(setupSql);
-      results.push(compare(await measure(scenario, options), baseline));
+      results.push(compare(await maintained(scenario), baseline));
       if (scenario.check) {
         checks[scenario.name] = await scenario.check();
         console.error(`${scenario.name}: ${JSON.stringify(checks[scenario.name])}`);
@@ -318,17 +326,6 @@ async function main(args: string[]): Promise<void> {
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.end();
   }
-}
-
-/**
- * Leaves the database as autovacuum and the checkpointer would keep it, so that no run pays for
- * what the runs before it wrote: these machines' PostgreSQL has autovacuum off (so statistics
- * would never be gathered and dead rows never reclaimed), and a checkpoint due in a later
- * run's window would be billed to that run.
- */
-async function settle(sql: postgres.Sql): Promise<void> {
-  await sql`vacuum (analyze)`;
-  await sql`checkpoint`;
 }
 
 /** A secret for this run only. */
