@@ -1,9 +1,9 @@
 /**
  * `deno task bench`: latency and throughput of each scenario of `bench_scenarios.ts` on real
  * PostgreSQL, next to a baseline that does the least a request can do (one `select 1`
- * through the same pool, behind the same kind of server). The ratios say what the request
- * kernel and the operation cost on top; the load generator shares the process and its cores
- * with the servers, which weighs on baseline and scenarios alike.
+ * through the same pool, behind the same kind of server), measured right before it. The ratios
+ * say what the request kernel and the operation cost on top; the load generator shares the
+ * process and its cores with the servers, which weighs on baseline and scenarios alike.
  *
  * Flags: `--concurrency N` (16), `--duration S` (5), `--warmup S` (1), `--only NAME`. The
  * functions' pool has as many connections as requests in flight unless `DATABASE_POOL_SIZE`
@@ -51,6 +51,8 @@ export interface Measurement {
 
 /** A scenario's figures next to the baseline's: above 1 is slower (or, for rate, faster). */
 export interface ComparedMeasurement extends Measurement {
+  /** The baseline measured right before it, which the ratios divide by. */
+  baseline: Measurement;
   p50Ratio: number;
   p99Ratio: number;
   rateRatio: number;
@@ -142,6 +144,7 @@ export function percentile(sorted: number[], fraction: number): number {
 export function compare(result: Measurement, baseline: Measurement): ComparedMeasurement {
   return {
     ...result,
+    baseline,
     p50Ratio: round(result.p50Ms / baseline.p50Ms),
     p99Ratio: round(result.p99Ms / baseline.p99Ms),
     rateRatio: round(result.requestsPerSecond / baseline.requestsPerSecond),
@@ -255,7 +258,7 @@ async function main(args: string[]): Promise<void> {
       signal: aborted.signal,
     };
     console.error(
-      `Measuring ${scenarios.length + 1} runs of ${
+      `Measuring ${scenarios.length} scenarios, each after a baseline, in runs of ${
         warmup + duration
       } s at concurrency ${concurrency}…`,
     );
@@ -269,13 +272,20 @@ async function main(args: string[]): Promise<void> {
         await autoAnalyze.stop();
       }
     };
-    const baseline = await maintained(
-      { name: "baseline (select 1)", request: () => new Request(baselineUrl), expectStatus: [200] },
-    );
+    // A baseline right before each scenario: this machine's speed drifts over a whole run, and
+    // a ratio should compare measurements taken under the same conditions.
+    const measureBaseline = () =>
+      maintained({
+        name: "baseline (select 1)",
+        request: () => new Request(baselineUrl),
+        expectStatus: [200],
+      });
+    let baseline = await measureBaseline();
     const results: ComparedMeasurement[] = [];
     const checks: Record<string, unknown> = {};
-    for (const scenario of scenarios) {
+    for (const [index, scenario] of scenarios.entries()) {
       if (aborted.signal.aborted) break;
+      if (index > 0) baseline = await measureBaseline();
       results.push(compare(await maintained(scenario), baseline));
       if (scenario.check) {
         checks[scenario.name] = await scenario.check();
@@ -298,7 +308,6 @@ async function main(args: string[]): Promise<void> {
       concurrency,
       durationSeconds: duration,
       warmupSeconds: warmup,
-      baseline,
       scenarios: results,
       checks,
       notifications: emails,
@@ -306,7 +315,8 @@ async function main(args: string[]): Promise<void> {
     const path = join(REPO_ROOT, "bench-results.json");
     await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
     console.error(`Wrote ${path}`);
-    const failed = [baseline, ...results].filter((result) => result.errors > 0);
+    const failed = [baseline, ...results.flatMap((r) => [r.baseline, r])]
+      .filter((result) => result.errors > 0);
     if (failed.length > 0) {
       console.error(`Requests failed in: ${failed.map((result) => result.name).join(", ")}`);
       Deno.exitCode = 1;
@@ -333,7 +343,7 @@ function benchSecret(): string {
   return crypto.randomUUID().replaceAll("-", "") + crypto.randomUUID().replaceAll("-", "");
 }
 
-function table(baseline: Measurement, results: ComparedMeasurement[]): string {
+function table(lastBaseline: Measurement, results: ComparedMeasurement[]): string {
   const header = [
     "scenario",
     "p50 ms",
@@ -352,19 +362,21 @@ function table(baseline: Measurement, results: ComparedMeasurement[]): string {
     m.cpu?.postgresMs ?? "-",
     m.cpu?.childrenMs ?? "-",
   ];
-  const rows = [
+  const baselineRow = (b: Measurement) => [
+    b.name,
+    b.p50Ms,
+    b.p99Ms,
+    b.requestsPerSecond,
+    1,
+    1,
+    1,
+    b.errors,
+    ...cpu(b),
+  ];
+  // Each scenario under the baseline its ratios divide by.
+  const rows = (results.length === 0 ? [baselineRow(lastBaseline)] : results.flatMap((r) => [
+    baselineRow(r.baseline),
     [
-      baseline.name,
-      baseline.p50Ms,
-      baseline.p99Ms,
-      baseline.requestsPerSecond,
-      1,
-      1,
-      1,
-      baseline.errors,
-      ...cpu(baseline),
-    ],
-    ...results.map((r) => [
       r.name,
       r.p50Ms,
       r.p99Ms,
@@ -374,8 +386,8 @@ function table(baseline: Measurement, results: ComparedMeasurement[]): string {
       r.rateRatio,
       r.errors,
       ...cpu(r),
-    ]),
-  ].map((row) => row.map(String));
+    ],
+  ])).map((row) => row.map(String));
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => row[column].length))
   );
