@@ -315,8 +315,8 @@ async function main(args: string[]): Promise<void> {
     const path = join(REPO_ROOT, "bench-results.json");
     await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
     console.error(`Wrote ${path}`);
-    const failed = [baseline, ...results.flatMap((r) => [r.baseline, r])]
-      .filter((result) => result.errors > 0);
+    const measured = results.length > 0 ? results.flatMap((r) => [r.baseline, r]) : [baseline];
+    const failed = measured.filter((result) => result.errors > 0);
     if (failed.length > 0) {
       console.error(`Requests failed in: ${failed.map((result) => result.name).join(", ")}`);
       Deno.exitCode = 1;
