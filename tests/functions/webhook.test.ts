@@ -1,7 +1,8 @@
 /**
  * livekit-webhook over HTTP through the local server: verification first (nothing written
- * on a bad signature), duplicates and ignored events acknowledged, malformed signed bodies
- * refused; and in process, a database outage answered with 503 so LiveKit retries.
+ * on a bad signature), duplicates and ignored events acknowledged, a failure on our side noted
+ * in the ledger and applied on retry, malformed signed bodies refused; and in process, a
+ * database outage answered with 503 so LiveKit retries.
  */
 import assert from "node:assert/strict";
 import { STREAMER_A } from "../../dev/seed_ids.ts";
@@ -89,6 +90,61 @@ Deno.test("livekit-webhook verifies, applies once, and acknowledges what it igno
       const after = (await api.get(`streams?sessionId=${session.id}`, { token })).body.session;
       assert.deepEqual(after, before);
     });
+
+    await t.step(
+      "an event that fails on our side is 500, noted as failed with its room, and applies on retry",
+      async () => {
+        // Any write to a recording fails, as a bug or a broken migration would make it.
+        await server.sql`
+          create function public.test_refuse_recordings() returns trigger language plpgsql
+          as $$ begin raise exception 'simulated failure' using errcode = 'XX000'; end $$`;
+        await server.sql`
+          create trigger test_refuse_recordings before insert or update on public.recordings
+          for each row execute function public.test_refuse_recordings()`;
+        const started = {
+          id: "EV_egress_1",
+          event: "egress_started",
+          createdAt: String(Math.floor(Date.now() / 1000)),
+          egressInfo: {
+            egressId: "EG_retry_1",
+            roomName: session.roomName,
+            status: "EGRESS_ACTIVE",
+            startedAt: String(BigInt(Date.now()) * 1_000_000n),
+          },
+        };
+        const delivery = await signEvent(started, livekit.apiKey, livekit.apiSecret);
+        const ledger = () =>
+          server.sql`
+            select outcome, room_name, error from webhook_events where id = ${started.id}`;
+        const recording = () =>
+          server.sql`
+            select status from recordings where session_id = ${session.id}
+               and egress_id = ${started.egressInfo.egressId}`;
+
+        assertError(
+          await post(server.url, delivery.body, delivery.authorization),
+          500,
+          "internal_error",
+        );
+        const [failed] = await ledger();
+        assert.equal(failed.outcome, "failed");
+        assert.equal(failed.room_name, session.roomName);
+        assert.match(failed.error, /simulated failure/);
+        assert.equal((await recording()).length, 0);
+
+        await server.sql`drop trigger test_refuse_recordings on public.recordings`;
+        const retried = await post(server.url, delivery.body, delivery.authorization);
+        assert.equal(retried.status, 200);
+        const [processed] = await ledger();
+        assert.equal(processed.outcome, "processed");
+        assert.equal(processed.error, null);
+        assert.deepEqual([...await recording()], [{ status: "recording" }]);
+
+        // Once processed, it is a duplicate like any other.
+        assert.equal((await post(server.url, delivery.body, delivery.authorization)).status, 200);
+        assert.equal((await ledger())[0].outcome, "processed");
+      },
+    );
 
     await t.step("unknown events and unknown rooms are acknowledged", async () => {
       for (

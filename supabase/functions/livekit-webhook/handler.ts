@@ -42,6 +42,11 @@ function isMalformed(error: unknown): boolean {
     (error instanceof Error && error.message.startsWith("cannot decode"));
 }
 
+/** The event's room: egress events name it only in their egress info. */
+function roomOf(event: EventJson): string | null {
+  return event.room?.name ?? event.egressInfo?.roomName ?? null;
+}
+
 function eventTime(event: EventJson, fallback: Date): Date {
   const seconds = Number(event.createdAt ?? 0);
   return seconds > 0 ? new Date(seconds * 1000) : fallback;
@@ -86,7 +91,7 @@ export function createWebhookHandler(options: WebhookOptions) {
     const started = new Date();
     const now = clock.now();
     const at = eventTime(event, now);
-    const roomName = event.room?.name ?? event.egressInfo?.roomName ?? null;
+    const roomName = roomOf(event);
     const payload = event as unknown as postgres.JSONValue;
     const statement = async (effect: Record<string, unknown>) => {
       const [{ outcome }] = await db.sql<{ outcome: string }[]>`
@@ -132,7 +137,7 @@ export function createWebhookHandler(options: WebhookOptions) {
     await db.asService((tx) =>
       tx`
         insert into public.webhook_events (id, event, room_name, outcome, received_at, payload, error)
-        values (${event.id}, ${event.event}, ${event.room?.name ?? null}, 'failed', ${clock.now()},
+        values (${event.id}, ${event.event}, ${roomOf(event)}, 'failed', ${clock.now()},
                 ${tx.json(event as unknown as postgres.JSONValue)}, ${message})
         on conflict (id) do update set outcome = 'failed', error = excluded.error
          where webhook_events.outcome <> 'processed'`
