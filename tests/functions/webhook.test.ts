@@ -165,6 +165,16 @@ Deno.test("livekit-webhook verifies, applies once, and acknowledges what it igno
         const response = await post(server.url, body, authorization);
         assert.equal(response.status, 400, `${body}: ${JSON.stringify(response.body)}`);
       }
+      // The two unreadable ones are logged with their reason (the child's stdout may lag).
+      const warned = () =>
+        server.output().stdout.split("\n").filter((line) =>
+          line.includes('"level":"warn"') && line.includes("signed body is not a LiveKit event")
+        );
+      for (let i = 0; i < 50 && warned().length < 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(warned().length, 2, server.output().stdout.slice(-2000));
+      assert.match(warned()[0], /"errorName":"SyntaxError"/);
     });
 
     await t.step("bodies over 1 MiB are 413, other methods 405", async () => {

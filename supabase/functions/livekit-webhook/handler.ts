@@ -15,7 +15,7 @@ import type { Database } from "../../../shared/db.ts";
 import { HttpError, unavailable } from "../../../shared/errors.ts";
 import { createFunction, json, toHttpError } from "../../../shared/http.ts";
 import type { LiveKitSettings, RecordingTarget } from "../../../shared/livekit.ts";
-import { describeError, type LogSink } from "../../../shared/log.ts";
+import { describeError, type Logger, type LogSink } from "../../../shared/log.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { DISPATCH, type WebhookEventName } from "./dispatch.ts";
 import type { EventJson } from "./events/types.ts";
@@ -63,12 +63,18 @@ export function createWebhookHandler(options: WebhookOptions) {
   async function verify(
     body: string,
     authorization: string | null,
+    log: Logger,
   ): Promise<EventJson> {
     try {
       const event = await receiver.receive(body, authorization ?? undefined);
       return event.toJson() as EventJson;
     } catch (error) {
       if (isMalformed(error)) {
+        // Signed by LiveKit yet unreadable: a protocol change, worth a look.
+        log.warn("signed body is not a LiveKit event", {
+          errorName: (error as Error).name,
+          error: (error as Error).message.slice(0, 200),
+        });
         throw new HttpError(
           400,
           "invalid_json",
@@ -151,7 +157,7 @@ export function createWebhookHandler(options: WebhookOptions) {
   }, {
     async POST(request, context) {
       const body = await readText(request, WEBHOOK_BODY_LIMIT);
-      const event = await verify(body, request.headers.get("authorization"));
+      const event = await verify(body, request.headers.get("authorization"), context.log);
       if (!event.id || !event.event) {
         context.log.warn("signed event without id or name", {
           event: event.event,
