@@ -71,10 +71,7 @@ export function createWebhookHandler(options: WebhookOptions) {
     } catch (error) {
       if (isMalformed(error)) {
         // Signed by LiveKit yet unreadable: a protocol change, worth a look.
-        log.warn("signed body is not a LiveKit event", {
-          errorName: (error as Error).name,
-          error: (error as Error).message.slice(0, 200),
-        });
+        log.warn("signed body is not a LiveKit event", describeError(error));
         throw new HttpError(
           400,
           "invalid_json",
