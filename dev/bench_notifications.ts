@@ -167,10 +167,11 @@ async function readyToHandedOver(
     values (${streamer.id}, ${`parent-${streamer.id}@example.test`}, 'active', now(), now(),
             now())`;
   const [session] = await sql<{ id: string }[]>`
-    insert into public.stream_sessions (streamer_id, title, status, end_reason, room_name,
+    insert into public.stream_sessions (id, streamer_id, title, status, end_reason, room_name,
                                         record, started_at, ended_at, duration_seconds)
-    values (${streamer.id}, 'Bench', 'ended', 'streamer_ended',
-            ${`bench-${crypto.randomUUID()}`}, false, now() - interval '1 hour', now(), 3600)
+    select s.id, ${streamer.id}, 'Bench', 'ended', 'streamer_ended', 'session-' || s.id, false,
+           now() - interval '1 hour', now(), 3600
+      from (select gen_random_uuid() as id) s
     returning id`;
   const log = createLogger({ function: "bench" }, () => {});
   const drain = createDrainRequester({

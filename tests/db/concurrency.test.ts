@@ -73,10 +73,11 @@ Deno.test({
   async fn() {
     const database = await freshDatabase();
     try {
-      const results = await race(database.sql, 5, (tx, index) =>
+      const results = await race(database.sql, 5, (tx) =>
         tx`
-          insert into public.stream_sessions (streamer_id, room_name, record)
-          values (${STREAMER_B}, ${`race-room-${index}`}, false)
+          insert into public.stream_sessions (id, streamer_id, room_name, record)
+          select s.id, ${STREAMER_B}, 'session-' || s.id, false
+            from (select gen_random_uuid() as id) s
         `);
       const refused = results.filter((result) => result.status === "rejected");
       assert.equal(refused.length, 4);

@@ -63,9 +63,10 @@ Deno.test("emails go out through SendGrid once each, and their links work", asyn
     // the webhook would make it, and A's active guardian asks for "stream ended" emails too.
     const now = new Date();
     const [session] = await server.sql<{ id: string }[]>`
-      insert into public.stream_sessions (streamer_id, title, room_name, record, created_at,
+      insert into public.stream_sessions (id, streamer_id, title, room_name, record, created_at,
                                           updated_at)
-      values (${STREAMER_A}, 'Beat Saber', 'room-notifications', false, ${now}, ${now})
+      select s.id, ${STREAMER_A}, 'Beat Saber', 'session-' || s.id, false, ${now}, ${now}
+        from (select gen_random_uuid() as id) s
       returning id`;
     await server.sql`
       update public.stream_sessions set status = 'live', started_at = ${now}, updated_at = ${now}

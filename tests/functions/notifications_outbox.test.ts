@@ -135,9 +135,10 @@ async function harness(options: { capture?: boolean } = {}): Promise<Harness> {
 async function goLive(h: Harness, streamer = STREAMER_A, title = "Beat Saber"): Promise<string> {
   const now = h.clock.now();
   const [session] = await h.sql<{ id: string }[]>`
-    insert into public.stream_sessions (streamer_id, title, room_name, record, created_at,
+    insert into public.stream_sessions (id, streamer_id, title, room_name, record, created_at,
                                         updated_at)
-    values (${streamer}, ${title}, ${`room-${crypto.randomUUID()}`}, false, ${now}, ${now})
+    select s.id, ${streamer}, ${title}, 'session-' || s.id, false, ${now}, ${now}
+      from (select gen_random_uuid() as id) s
     returning id`;
   await h.sql`
     update public.stream_sessions

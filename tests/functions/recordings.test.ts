@@ -84,7 +84,8 @@ async function addFixtures(server: TestServer): Promise<void> {
     insert into public.stream_sessions
       (id, streamer_id, title, status, end_reason, room_name, record, created_at, started_at,
        ended_at, updated_at)
-    values (${SESSION_B}, ${STREAMER_B}, 'B plays', 'ended', 'streamer_ended', 'room-b', false,
+    values (${SESSION_B}, ${STREAMER_B}, 'B plays', 'ended', 'streamer_ended',
+            ${`session-${SESSION_B}`}, false,
             now(), now(), now(), now())`;
   await server.sql`
     insert into public.recordings

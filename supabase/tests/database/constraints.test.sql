@@ -31,12 +31,12 @@ values
 
 insert into public.stream_sessions (id, streamer_id, room_name, record)
 values ('a5000000-0000-4000-8000-000000000001', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
-  'c-room-1', false);
+  'session-a5000000-0000-4000-8000-000000000001', false);
 
 select is(
   pg_temp.violation($$
-    insert into public.stream_sessions (streamer_id, room_name, record)
-    values ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'c-room-2', false) $$),
+    insert into public.stream_sessions (id, streamer_id, room_name, record)
+    values ('c2000000-0000-4000-8000-000000000002', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'session-c2000000-0000-4000-8000-000000000002', false) $$),
   '23505 stream_sessions_one_active_per_streamer',
   'a streamer cannot have two starting sessions'
 );
@@ -44,17 +44,17 @@ update public.stream_sessions set status = 'live', started_at = now()
 where id = 'a5000000-0000-4000-8000-000000000001';
 select is(
   pg_temp.violation($$
-    insert into public.stream_sessions (streamer_id, room_name, record)
-    values ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'c-room-2', false) $$),
+    insert into public.stream_sessions (id, streamer_id, room_name, record)
+    values ('c2000000-0000-4000-8000-000000000002', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'session-c2000000-0000-4000-8000-000000000002', false) $$),
   '23505 stream_sessions_one_active_per_streamer',
   'a streamer cannot start a session while one is live'
 );
 select is(
   pg_temp.violation($$
     insert into public.stream_sessions (streamer_id, room_name, record)
-    values ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'c-room-1', false) $$),
-  '23505 stream_sessions_room_name_key',
-  'room names are unique'
+    values ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'session-a5000000-0000-4000-8000-000000000001', false) $$),
+  '23514 stream_sessions_room_name_is_session',
+  'a session''s room is its own, session-{id}, so no two sessions share one'
 );
 select is(
   pg_temp.violation($$
@@ -86,8 +86,8 @@ select is(
 );
 select is(
   pg_temp.violation($$
-    insert into public.stream_sessions (streamer_id, room_name, record)
-    values ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'c-room-2', false) $$),
+    insert into public.stream_sessions (id, streamer_id, room_name, record)
+    values ('c2000000-0000-4000-8000-000000000002', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'session-c2000000-0000-4000-8000-000000000002', false) $$),
   'no error',
   'a streamer can start a new session once the last one ended'
 );
@@ -121,36 +121,36 @@ select is(
 );
 select is(
   pg_temp.violation($$
-    insert into public.stream_sessions (streamer_id, room_name, status, record)
-    values ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'c-room-3', 'live', false) $$),
+    insert into public.stream_sessions (id, streamer_id, room_name, status, record)
+    values ('c3000000-0000-4000-8000-000000000003', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'session-c3000000-0000-4000-8000-000000000003', 'live', false) $$),
   '23514 stream_sessions_lifecycle',
   'a live session has started_at'
 );
 select is(
   pg_temp.violation($$
-    insert into public.stream_sessions (streamer_id, room_name, started_at, record)
-    values ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'c-room-3', now(), false) $$),
+    insert into public.stream_sessions (id, streamer_id, room_name, started_at, record)
+    values ('c3000000-0000-4000-8000-000000000003', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'session-c3000000-0000-4000-8000-000000000003', now(), false) $$),
   '23514 stream_sessions_lifecycle',
   'a starting session has not started yet'
 );
 select is(
   pg_temp.violation($$
-    insert into public.stream_sessions (streamer_id, room_name, record, viewers_current, viewers_peak)
-    values ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'c-room-3', false, 3, 2) $$),
+    insert into public.stream_sessions (id, streamer_id, room_name, record, viewers_current, viewers_peak)
+    values ('c3000000-0000-4000-8000-000000000003', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'session-c3000000-0000-4000-8000-000000000003', false, 3, 2) $$),
   '23514 stream_sessions_viewers_check',
   'the viewer peak is at least the current count'
 );
 select is(
   pg_temp.violation($$
-    insert into public.stream_sessions (streamer_id, room_name, record, title)
-    values ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'c-room-3', false, repeat('x', 121)) $$),
+    insert into public.stream_sessions (id, streamer_id, room_name, record, title)
+    values ('c3000000-0000-4000-8000-000000000003', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'session-c3000000-0000-4000-8000-000000000003', false, repeat('x', 121)) $$),
   '23514 stream_sessions_title_length',
   'titles are at most 120 characters'
 );
 select is(
   pg_temp.violation($$
-    insert into public.stream_sessions (streamer_id, room_name, record, end_reason)
-    values ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'c-room-3', false, 'bored') $$),
+    insert into public.stream_sessions (id, streamer_id, room_name, record, end_reason)
+    values ('c3000000-0000-4000-8000-000000000003', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'session-c3000000-0000-4000-8000-000000000003', false, 'bored') $$),
   '23514 stream_sessions_end_reason_check',
   'end reasons come from the contract'
 );

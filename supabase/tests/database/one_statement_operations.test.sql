@@ -21,9 +21,9 @@ values ('ac000000-0000-4000-8000-000000000001', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaa
 insert into public.stream_sessions (id, streamer_id, room_name, status, started_at, record)
 values
   ('a5000000-0000-4000-8000-000000000001', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
-    'one-owner', 'live', now() - interval '1 minute', false),
+    'session-a5000000-0000-4000-8000-000000000001', 'live', now() - interval '1 minute', false),
   ('b5000000-0000-4000-8000-000000000001', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb',
-    'one-other', 'live', now(), false);
+    'session-b5000000-0000-4000-8000-000000000001', 'live', now(), false);
 
 select ok(
   not exists (

@@ -25,9 +25,9 @@ insert into public.stream_sessions
   (id, streamer_id, room_name, status, started_at, ended_at, end_reason, record)
 values
   ('a5000000-0000-4000-8000-000000000001', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
-    'rls-owner-ended', 'ended', now(), now(), 'room_finished', false),
+    'session-a5000000-0000-4000-8000-000000000001', 'ended', now(), now(), 'room_finished', false),
   ('b5000000-0000-4000-8000-000000000001', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb',
-    'rls-other-ended', 'ended', now(), now(), 'room_finished', false);
+    'session-b5000000-0000-4000-8000-000000000001', 'ended', now(), now(), 'room_finished', false);
 
 insert into public.recordings
   (id, session_id, streamer_id, source, status, egress_id, ready_at, size_bytes)

@@ -24,9 +24,9 @@ values
 insert into public.stream_sessions (id, streamer_id, room_name, status, started_at, record)
 values
   ('a5000000-0000-4000-8000-000000000001', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
-    'rls-owner-live', 'live', now(), false),
+    'session-a5000000-0000-4000-8000-000000000001', 'live', now(), false),
   ('b5000000-0000-4000-8000-000000000001', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb',
-    'rls-other-live', 'live', now(), false);
+    'session-b5000000-0000-4000-8000-000000000001', 'live', now(), false);
 
 insert into public.session_participants
   (id, session_id, participant_sid, identity, kind, guardian_id, user_id, joined_at)

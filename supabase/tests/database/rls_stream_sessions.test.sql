@@ -25,9 +25,9 @@ insert into public.stream_sessions
   (id, streamer_id, room_name, status, started_at, ended_at, end_reason, record)
 values
   ('a5000000-0000-4000-8000-000000000001', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
-    'rls-owner-ended', 'ended', now(), now(), 'streamer_ended', false),
+    'session-a5000000-0000-4000-8000-000000000001', 'ended', now(), now(), 'streamer_ended', false),
   ('b5000000-0000-4000-8000-000000000001', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb',
-    'rls-other-live', 'live', now(), null, null, false);
+    'session-b5000000-0000-4000-8000-000000000001', 'live', now(), null, null, false);
 
 -- Runs a statement and returns how many rows it changed, as the current role.
 create function pg_temp.row_count(p_sql text) returns integer
