@@ -246,6 +246,26 @@ export async function deleteSessionRoom(
   }
 }
 
+/**
+ * Removes a participant from a room (`roomAdmin` on that room), as when its guardian is revoked.
+ * A room or participant that is not there is what we wanted. Throws `503 livekit_unavailable`.
+ */
+export async function removeParticipant(
+  settings: LiveKitSettings,
+  target: { roomName: string; identity: string },
+): Promise<void> {
+  try {
+    const service = new RoomServiceClient(settings.httpUrl, undefined, undefined, {
+      requestTimeout: settings.timeoutSeconds,
+      token: await serviceToken(settings, { roomAdmin: true, room: target.roomName }),
+    });
+    await service.removeParticipant(target.roomName, target.identity);
+  } catch (error) {
+    if ((error as { status?: number }).status === 404) return;
+    throw unavailable("livekit", error);
+  }
+}
+
 /** The egress service (`roomRecord`). */
 async function egressService(settings: LiveKitSettings): Promise<EgressClient> {
   return new EgressClient(settings.httpUrl, undefined, undefined, {

@@ -38,6 +38,7 @@ const GRANT_OF: Record<string, string> = {
   "RoomService/CreateRoom": "roomCreate",
   "RoomService/DeleteRoom": "roomCreate",
   "RoomService/ListRooms": "roomList",
+  "RoomService/RemoveParticipant": "roomAdmin",
   "Egress/StartParticipantEgress": "roomRecord",
   "Egress/ListEgress": "roomRecord",
   "Egress/StopEgress": "roomRecord",
@@ -101,6 +102,9 @@ export function startLiveKitDouble(): LiveKitDouble {
       return twirpError(403, "permission_denied", `permissions denied: ${needed} required`);
     }
     const body = await request.json() as Record<string, unknown>;
+    if (needed === "roomAdmin" && grants.room !== body.room) {
+      return twirpError(403, "permission_denied", "permissions denied: roomAdmin for this room");
+    }
     double.calls.push({ service, method, body, grants });
 
     if (double.mode === "fail") return twirpError(503, "unavailable", "server is shutting down");
@@ -133,6 +137,12 @@ export function startLiveKitDouble(): LiveKitDouble {
       }
       case "RoomService/DeleteRoom":
         double.rooms.delete(String(body.room));
+        return {};
+      case "RoomService/RemoveParticipant":
+        // LiveKit answers not_found for a room (or participant) that is not there.
+        if (!double.rooms.has(String(body.room))) {
+          return twirpError(404, "not_found", "room not found");
+        }
         return {};
       case "RoomService/ListRooms": {
         const names = (body.names ?? []) as string[];
