@@ -240,6 +240,16 @@ export const recordingRetentionEnv = z.object({
     .default(90),
 }).transform((env) => ({ retentionDays: env.RECORDING_RETENTION_DAYS }));
 
+/** Signed upload size per streamer per rolling 24 hours (sign-upload-url), 5 GiB by default. */
+export const uploadQuotaEnv = z.object({
+  UPLOAD_QUOTA_BYTES_PER_DAY: z.coerce.number({
+    error: "UPLOAD_QUOTA_BYTES_PER_DAY must be a number",
+  }).int("UPLOAD_QUOTA_BYTES_PER_DAY must be a whole number of bytes")
+    .min(1, "UPLOAD_QUOTA_BYTES_PER_DAY must be at least 1")
+    .max(Number.MAX_SAFE_INTEGER, "UPLOAD_QUOTA_BYTES_PER_DAY is too large")
+    .default(5_368_709_120),
+}).transform((env) => ({ quotaBytesPerDay: env.UPLOAD_QUOTA_BYTES_PER_DAY }));
+
 /** Email: without `SENDGRID_API_KEY`, mail is captured locally instead of sent. */
 export const emailEnv = z.object({
   SENDGRID_API_KEY: z.string().min(20, "SENDGRID_API_KEY is too short to be a key").optional(),
