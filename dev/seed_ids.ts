@@ -5,7 +5,10 @@
  * @module
  */
 
-/** Streamer A: has an active, a revoked and a pending guardian, and one ended session. */
+/**
+ * Streamer A: has an active primary guardian (bound to GUARDIAN_USER), a revoked and a pending
+ * guardian, and one ended session.
+ */
 export const STREAMER_A = "11111111-1111-4111-8111-111111111111";
 export const STREAMER_A_EMAIL = "streamer@example.test";
 
@@ -13,11 +16,11 @@ export const STREAMER_A_EMAIL = "streamer@example.test";
 export const STREAMER_B = "22222222-2222-4222-8222-222222222222";
 export const STREAMER_B_EMAIL = "other-streamer@example.test";
 
-/** The account of streamer A's active guardian. */
+/** The account of streamer A's active primary guardian (the parent who approves invitations). */
 export const GUARDIAN_USER = "33333333-3333-4333-8333-333333333333";
 export const GUARDIAN_USER_EMAIL = "parent@example.test";
 
-/** The `guardians` row making GUARDIAN_USER an active guardian of streamer A. */
+/** The `guardians` row making GUARDIAN_USER the active primary guardian of streamer A. */
 export const GUARDIAN_A_ROW = "44444444-4444-4444-8444-444444444444";
 
 /** The account of a guardian streamer A revoked. */

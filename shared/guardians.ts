@@ -1,10 +1,36 @@
 /**
- * Guardians as the contract shows them, and the consent and preferences links that name one.
+ * Guardians as the contract shows them, the links that name one, and the owner-only SQL
+ * functions that change them. Through the Data API no user writes a guardian row: every change
+ * is one of the statements below, made by the edge functions as the functions' owner, each
+ * checking itself who may do what (supabase/migrations/*_guardian_gatekeeper.sql):
+ *
+ * - `private.guardian_invite`: guardians POST by the streamer (awaiting_approval, approval email);
+ * - `private.guardian_register`: guardians POST by the service (pending, consent email);
+ * - `private.guardian_revoke`: guardians DELETE by the streamer or the primary guardian;
+ * - `private.guardian_decide`: guardian-approval POST;
+ * - `private.guardian_consent`: guardian-consent POST (binds a signed-in account);
+ * - `private.guardian_bind_account`: a signed-in account presenting a watch link;
+ * - `private.guardian_set_preferences`: notification-preferences POST;
+ * - `private.consent_email_slot`: send-notification, before each consent email.
+ *
  * A link is only as good as its guardian row: a revoked (or deleted) guardian's links fail at
  * once, whatever their expiry.
  */
 import type { Database, Tx } from "./db.ts";
-import { invalidLink, type LinkSigner } from "./link.ts";
+import { forbidden } from "./errors.ts";
+import { invalidLink, type LinkClaims, type LinkSigner } from "./link.ts";
+import type { Clock } from "./clock.ts";
+import { enforceRateLimit, type RateLimit } from "./rate_limit.ts";
+
+/** A guardian's role: the parent the service registered, or anyone else. */
+export type GuardianRole = "primary" | "viewer";
+
+/** A guardian's state, in the only order it moves (revoked from any of them). */
+export type GuardianStatus =
+  | "awaiting_approval"
+  | "pending"
+  | "active"
+  | "revoked";
 
 /** A `guardians` row. */
 export interface GuardianRow {
@@ -12,7 +38,8 @@ export interface GuardianRow {
   streamer_id: string;
   email: string;
   name: string | null;
-  status: "pending" | "active" | "revoked";
+  role: GuardianRole;
+  status: GuardianStatus;
   notify_stream_started: boolean;
   notify_stream_ended: boolean;
   notify_recording_ready: boolean;
@@ -32,6 +59,7 @@ export function toGuardian(row: GuardianRow) {
     id: row.id,
     email: row.email,
     name: row.name,
+    role: row.role,
     status: row.status,
     notify: {
       streamStarted: row.notify_stream_started,
@@ -42,18 +70,81 @@ export function toGuardian(row: GuardianRow) {
   };
 }
 
+/** A row the owner-only functions return as `to_jsonb(guardian)`. */
+export function guardianFromJson(json: Record<string, unknown>): GuardianRow {
+  return {
+    id: String(json.id),
+    streamer_id: String(json.streamer_id),
+    email: String(json.email),
+    name: json.name === null ? null : String(json.name),
+    role: json.role as GuardianRole,
+    status: json.status as GuardianStatus,
+    notify_stream_started: json.notify_stream_started === true,
+    notify_stream_ended: json.notify_stream_ended === true,
+    notify_recording_ready: json.notify_recording_ready === true,
+    created_at: new Date(String(json.created_at)),
+  };
+}
+
 /** `select … from public.guardians g` with the columns of {@linkcode GuardianRow}. */
 export function selectGuardians(tx: Tx) {
   return tx`
-    select g.id, g.streamer_id, g.email, g.name, g.status, g.notify_stream_started,
+    select g.id, g.streamer_id, g.email, g.name, g.role, g.status, g.notify_stream_started,
            g.notify_stream_ended, g.notify_recording_ready, g.created_at
       from public.guardians g`;
 }
 
 /** One guardian visible in this transaction, or undefined. */
-export async function findGuardian(tx: Tx, guardianId: string): Promise<GuardianRow | undefined> {
-  const [row] = await tx<GuardianRow[]>`${selectGuardians(tx)} where g.id = ${guardianId}`;
+export async function findGuardian(
+  tx: Tx,
+  guardianId: string,
+): Promise<GuardianRow | undefined> {
+  const [row] = await tx<GuardianRow[]>`${
+    selectGuardians(tx)
+  } where g.id = ${guardianId}`;
   return row;
+}
+
+/**
+ * Streamer and guardian operations refuse anonymous sign-ins (`is_anonymous: true`): such an
+ * account proves nothing about who holds it.
+ */
+export function requireFullAccount(user: { is_anonymous?: unknown }): void {
+  if (user.is_anonymous === true) {
+    throw forbidden(
+      "Anonymous accounts cannot manage or watch streams; sign in with an email.",
+    );
+  }
+}
+
+/** Link doors: 30 requests a minute per link, then `429 rate_limited` with `Retry-After`. */
+export const LINK_RATE_LIMIT: RateLimit = {
+  name: "link",
+  limit: 30,
+  windowSeconds: 60,
+};
+
+/**
+ * Counts one request of a verified link against {@linkcode LINK_RATE_LIMIT}. The bucket is the
+ * link's type, guardian and object, so fresh copies of one link share it.
+ */
+export async function enforceLinkRateLimit(
+  db: Database,
+  link: LinkClaims,
+  clock: Clock,
+): Promise<void> {
+  await enforceRateLimit(
+    db,
+    LINK_RATE_LIMIT,
+    `${link.type}:${link.guardianId}:${link.objectId}`,
+    clock,
+  );
+}
+
+/** Options of {@linkcode resolveGuardianLink}. */
+export interface ResolveGuardianLinkOptions {
+  /** Counts the request against {@linkcode LINK_RATE_LIMIT} with this clock. */
+  rateLimitClock?: Clock;
 }
 
 /**
@@ -66,10 +157,32 @@ export async function resolveGuardianLink(
   signer: LinkSigner,
   token: string,
   type: "consent" | "preferences",
+  options: ResolveGuardianLinkOptions = {},
 ): Promise<GuardianRow> {
   const link = await signer.verify(token, type);
   if (link.objectId !== link.guardianId) throw invalidLink();
-  const guardian = await db.asService((tx) => findGuardian(tx, link.guardianId));
+  if (options.rateLimitClock) {
+    await enforceLinkRateLimit(db, link, options.rateLimitClock);
+  }
+  const guardian = await db.asService((tx) =>
+    findGuardian(tx, link.guardianId)
+  );
   if (!guardian || guardian.status === "revoked") throw invalidLink();
   return guardian;
+}
+
+/**
+ * Binds the guardian to the signed-in account that presented its link (consent or watch):
+ * `private.guardian_bind_account`. True when the guardian is (now or already) bound to that
+ * account; false when it is bound to another, is the streamer's own, or the account already has
+ * a row of that streamer.
+ */
+export async function bindGuardianAccount(
+  db: Database,
+  binding: { guardianId: string; userId: string },
+): Promise<boolean> {
+  const [row] = await db.sql<{ bound: boolean }[]>`
+    select private.guardian_bind_account(p_guardian_id => ${binding.guardianId},
+                                         p_user_id => ${binding.userId}) as bound`;
+  return row.bound;
 }

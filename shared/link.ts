@@ -10,13 +10,21 @@ import { hmacKey } from "./auth.ts";
 import { HttpError } from "./errors.ts";
 
 /** What a link lets its holder do. */
-export type LinkType = "watch" | "recording" | "consent" | "preferences";
+export type LinkType =
+  | "watch"
+  | "recording"
+  | "consent"
+  | "preferences"
+  | "approval";
 
 /** The verified content of a link token. */
 export interface LinkClaims {
   type: LinkType;
   guardianId: string;
-  /** The session (watch), recording, or guardian (consent, preferences) it is about. */
+  /**
+   * The session (watch), recording, guardian (consent, preferences) or invited guardian
+   * (approval, whose `guardianId` is the primary guardian deciding) it is about.
+   */
   objectId: string;
   expiresAt: Date;
 }
@@ -27,6 +35,7 @@ export const LINK_LIFETIME_SECONDS: Record<LinkType, number> = {
   recording: 7 * 24 * 3600,
   consent: 7 * 24 * 3600,
   preferences: 365 * 24 * 3600,
+  approval: 7 * 24 * 3600,
 };
 
 const TOKEN_TYPE = "link+jwt";
@@ -34,7 +43,11 @@ const AUDIENCE = "link";
 
 /** `401 invalid_link`. */
 export function invalidLink(): HttpError {
-  return new HttpError(401, "invalid_link", "This link is invalid, expired or no longer active.");
+  return new HttpError(
+    401,
+    "invalid_link",
+    "This link is invalid, expired or no longer active.",
+  );
 }
 
 /** Signs and checks link tokens. */
@@ -48,15 +61,21 @@ export interface LinkSigner {
 }
 
 /** Creates a signer for `secret` (at least 32 characters). */
-export function createLinkSigner(secret: string, clock: Clock = systemClock): LinkSigner {
+export function createLinkSigner(
+  secret: string,
+  clock: Clock = systemClock,
+): LinkSigner {
   if (secret.length < 32) {
-    throw new Error("Cannot sign links: the secret is shorter than 32 characters");
+    throw new Error(
+      "Cannot sign links: the secret is shorter than 32 characters",
+    );
   }
   const key = hmacKey(secret, ["sign", "verify"]);
   return {
     async sign(link, options = {}) {
       const now = Math.floor(clock.now().getTime() / 1000);
-      const lifetime = options.lifetimeSeconds ?? LINK_LIFETIME_SECONDS[link.type];
+      const lifetime = options.lifetimeSeconds ??
+        LINK_LIFETIME_SECONDS[link.type];
       return await new SignJWT({ typ: link.type, obj: link.objectId })
         .setProtectedHeader({ alg: "HS256", typ: TOKEN_TYPE })
         .setSubject(link.guardianId)
@@ -74,7 +93,9 @@ export function createLinkSigner(secret: string, clock: Clock = systemClock): Li
           requiredClaims: ["exp", "sub"],
           currentDate: clock.now(),
         });
-        if (payload.typ !== type || typeof payload.obj !== "string") throw new Error("wrong type");
+        if (payload.typ !== type || typeof payload.obj !== "string") {
+          throw new Error("wrong type");
+        }
         return {
           type,
           guardianId: payload.sub!,

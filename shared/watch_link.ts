@@ -1,5 +1,6 @@
 /** Watch links: a signed link to one session for one guardian, valid while they are active. */
 import type { Database } from "./db.ts";
+import { bindGuardianAccount } from "./guardians.ts";
 import { invalidLink, type LinkSigner } from "./link.ts";
 import { findSession, type SessionRow } from "./sessions.ts";
 
@@ -7,6 +8,18 @@ import { findSession, type SessionRow } from "./sessions.ts";
 export interface WatchAccess {
   guardian: { id: string; name: string | null };
   session: SessionRow;
+  /** Whether the signed-in account of {@linkcode ResolveWatchLinkOptions.userId} is bound now. */
+  bound: boolean;
+}
+
+/** Options of {@linkcode resolveWatchLink}. */
+export interface ResolveWatchLinkOptions {
+  /**
+   * The signed-in account that presented the link with its bearer token (verified by the
+   * caller): rights follow proof, so this binds the guardian to that account
+   * (`private.guardian_bind_account`) when it has none yet. Leave it out for a link alone.
+   */
+  userId?: string;
 }
 
 /**
@@ -17,17 +30,28 @@ export async function resolveWatchLink(
   db: Database,
   signer: LinkSigner,
   token: string,
+  options: ResolveWatchLinkOptions = {},
 ): Promise<WatchAccess> {
   const link = await signer.verify(token, "watch");
   const access = await db.asService(async (tx) => {
-    const [guardian] = await tx<{ id: string; name: string | null; streamer_id: string }[]>`
+    const [guardian] = await tx<
+      { id: string; name: string | null; streamer_id: string }[]
+    >`
       select id, name, streamer_id from public.guardians
        where id = ${link.guardianId} and status = 'active'`;
     if (!guardian) return undefined;
     const session = await findSession(tx, link.objectId);
-    if (!session || session.streamer_id !== guardian.streamer_id) return undefined;
+    if (!session || session.streamer_id !== guardian.streamer_id) {
+      return undefined;
+    }
     return { guardian: { id: guardian.id, name: guardian.name }, session };
   });
   if (!access) throw invalidLink();
-  return access;
+  const bound = options.userId === undefined
+    ? false
+    : await bindGuardianAccount(db, {
+      guardianId: access.guardian.id,
+      userId: options.userId,
+    });
+  return { ...access, bound };
 }

@@ -5,7 +5,8 @@
 -- streamer A        11111111-1111-4111-8111-111111111111  streamer@example.test
 -- streamer B        22222222-2222-4222-8222-222222222222  other-streamer@example.test
 -- guardian user     33333333-3333-4333-8333-333333333333  parent@example.test
---   active guardian of A, row 44444444-4444-4444-8444-444444444444
+--   active primary guardian of A (the parent who approves A's invitations), bound to that
+--   account, row 44444444-4444-4444-8444-444444444444
 -- revoked user      55555555-5555-4555-8555-555555555555  revoked-parent@example.test
 --   revoked guardian of A, row 66666666-6666-4666-8666-666666666666
 -- pending guardian of A (no account), row 77777777-7777-4777-8777-777777777777
@@ -49,28 +50,28 @@ values
   )
 on conflict do nothing;
 
--- user_id is filled in by the guardians_link_account trigger from the confirmed emails above;
--- it is given here too so the rows are right even where that trigger is missing.
+-- user_id stands for the binding a signed-in account makes by presenting its guardian's consent
+-- or watch link (private.guardian_bind_account); accounts are never bound by their email.
 insert into public.guardians (
-  id, streamer_id, email, name, status, user_id, created_at, updated_at, confirmed_at,
+  id, streamer_id, email, name, role, status, user_id, created_at, updated_at, confirmed_at,
   revoked_at
 )
 values
   (
     '44444444-4444-4444-8444-444444444444', '11111111-1111-4111-8111-111111111111',
-    'parent@example.test', 'Parent', 'active', '33333333-3333-4333-8333-333333333333',
+    'parent@example.test', 'Parent', 'primary', 'active', '33333333-3333-4333-8333-333333333333',
     '2026-01-02 00:00:00+00', '2026-01-02 00:10:00+00', '2026-01-02 00:10:00+00', null
   ),
   (
     '66666666-6666-4666-8666-666666666666', '11111111-1111-4111-8111-111111111111',
-    'revoked-parent@example.test', 'Revoked parent', 'revoked',
+    'revoked-parent@example.test', 'Revoked parent', 'viewer', 'revoked',
     '55555555-5555-4555-8555-555555555555',
     '2026-01-02 00:00:00+00', '2026-01-03 00:00:00+00', '2026-01-02 00:10:00+00',
     '2026-01-03 00:00:00+00'
   ),
   (
     '77777777-7777-4777-8777-777777777777', '11111111-1111-4111-8111-111111111111',
-    'pending-parent@example.test', 'Pending parent', 'pending', null,
+    'pending-parent@example.test', 'Pending parent', 'viewer', 'pending', null,
     '2026-01-04 00:00:00+00', '2026-01-04 00:00:00+00', null, null
   )
 on conflict do nothing;

@@ -1,18 +1,33 @@
 /**
  * `POST guardian-consent`: the guardian confirms, with the consent link from their email, that
  * they want to watch (double opt-in). Pending becomes active; an active guardian's consent is a
- * no-op (idempotent). A revoked guardian's, an expired or a tampered link is `401 invalid_link`.
- * Until this succeeds a guardian gets no stream email.
+ * no-op (idempotent). A revoked guardian's, one still awaiting the primary guardian's approval,
+ * an expired or a tampered link is `401 invalid_link`. Until this succeeds a guardian gets no
+ * stream email.
+ *
+ * Rights follow proof: when the request also carries a signed-in user's bearer token, that
+ * account is bound to the guardian (if it has none yet), and then sees the streamer's sessions
+ * and recordings when signed in. A link alone binds nothing. 30 requests a minute per link.
  */
 import { z } from "zod";
+import { bearerToken, type TokenVerifier } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
 import { invalidRequest } from "../../../shared/errors.ts";
-import { findGuardian, resolveGuardianLink, toGuardian } from "../../../shared/guardians.ts";
+import {
+  guardianFromJson,
+  requireFullAccount,
+  resolveGuardianLink,
+  toGuardian,
+} from "../../../shared/guardians.ts";
 import { createFunction, json } from "../../../shared/http.ts";
-import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/link.ts";
+import {
+  findLinkToken,
+  invalidLink,
+  type LinkSigner,
+} from "../../../shared/link.ts";
 import type { LogSink } from "../../../shared/log.ts";
 
 const Body = z.strictObject({ link: z.string().min(1).max(4096).optional() });
@@ -21,9 +36,17 @@ const Body = z.strictObject({ link: z.string().min(1).max(4096).optional() });
 export interface GuardianConsentOptions {
   db: Database;
   links: LinkSigner;
+  /** Verifies the optional bearer token of a signed-in guardian. */
+  verifier: TokenVerifier;
   cors: CorsOptions;
   clock: Clock;
   logSink?: LogSink;
+}
+
+interface ConsentResult {
+  outcome: "confirmed" | "unchanged" | "invalid_link";
+  bound: boolean;
+  guardian: Record<string, unknown> | null;
 }
 
 /** Builds the `guardian-consent` function. */
@@ -33,24 +56,43 @@ export function createGuardianConsentHandler(options: GuardianConsentOptions) {
     { name: "guardian-consent", cors: options.cors, logSink: options.logSink },
     {
       async POST(request, context) {
+        // A bearer token that is given must be valid: a typo never silently binds nothing.
+        const user = request.headers.has("authorization")
+          ? await options.verifier.verifyUser(bearerToken(request))
+          : undefined;
+        if (user) {
+          context.annotate({ userId: user.sub });
+          requireFullAccount(user);
+        }
         const input = await readJson(request, Body);
         const token = findLinkToken(request, input);
         if (!token) {
-          throw invalidRequest([{ path: "link", message: "A consent link is required." }]);
+          throw invalidRequest([{
+            path: "link",
+            message: "A consent link is required.",
+          }]);
         }
-        const guardian = await resolveGuardianLink(db, options.links, token, "consent");
+        const guardian = await resolveGuardianLink(
+          db,
+          options.links,
+          token,
+          "consent",
+          {
+            rateLimitClock: clock,
+          },
+        );
         context.annotate({ guardianId: guardian.id });
-        const now = clock.now();
-        const confirmed = await db.asService(async (tx) => {
-          await tx`
-            update public.guardians
-               set status = 'active', confirmed_at = ${now}, updated_at = ${now}
-             where id = ${guardian.id} and status = 'pending'`;
-          return await findGuardian(tx, guardian.id);
+        const [result] = await db.sql<ConsentResult[]>`
+          select outcome, bound, guardian
+            from private.guardian_consent(p_guardian_id => ${guardian.id},
+                                          p_user_id => ${user?.sub ?? null},
+                                          p_now => ${clock.now()})`;
+        // Revoked, or still awaiting approval: the link opens nothing.
+        if (result.outcome === "invalid_link") throw invalidLink();
+        context.annotate({ outcome: result.outcome, bound: result.bound });
+        return json({
+          guardian: toGuardian(guardianFromJson(result.guardian!)),
         });
-        // Revoked between the check and the update: the link is dead now.
-        if (!confirmed || confirmed.status !== "active") throw invalidLink();
-        return json({ guardian: toGuardian(confirmed) });
       },
     },
   );

@@ -1,7 +1,9 @@
+import { createTokenVerifier } from "../../../shared/auth.ts";
 import { systemClock } from "../../../shared/clock.ts";
 import { reportErrorsTo } from "../../../shared/sentry.ts";
 import { databaseOf } from "../../../shared/db.ts";
 import {
+  authEnv,
   corsEnv,
   databaseEnv,
   linkEnv,
@@ -14,6 +16,7 @@ import { createGuardianConsentHandler } from "./handler.ts";
 const config = parseConfig({
   observability: observabilityEnv,
   database: databaseEnv,
+  auth: authEnv,
   cors: corsEnv,
   link: linkEnv,
 });
@@ -22,6 +25,7 @@ reportErrorsTo(config.observability);
 const fetch = createGuardianConsentHandler({
   db: databaseOf(config.database),
   links: createLinkSigner(config.link.linkSecret, systemClock),
+  verifier: createTokenVerifier(config.auth),
   cors: config.cors,
   clock: systemClock,
 });

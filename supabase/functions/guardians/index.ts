@@ -7,6 +7,7 @@ import {
   corsEnv,
   databaseEnv,
   functionsEnv,
+  livekitEnv,
   observabilityEnv,
   parseConfig,
 } from "../../../shared/env.ts";
@@ -19,13 +20,24 @@ const config = parseConfig({
   auth: authEnv,
   cors: corsEnv,
   functions: functionsEnv,
+  livekit: livekitEnv,
 });
 reportErrorsTo(config.observability);
+
+const livekit = config.livekit;
 
 const fetch = createGuardiansHandler({
   db: databaseOf(config.database),
   verifier: createTokenVerifier(config.auth),
   drain: createDrainRequester({ ...config.functions, ...config.auth }),
+  // Revoked guardians leave live rooms at once; without LiveKit nothing is live. The LiveKit SDK
+  // is loaded on the first revocation, not at every cold start.
+  removeParticipant: livekit &&
+    (async (target) =>
+      (await import("../../../shared/livekit.ts")).removeParticipant(
+        livekit,
+        target,
+      )),
   cors: config.cors,
   clock: systemClock,
 });

@@ -3,22 +3,41 @@
  * which emails they get, with the preferences link from any stream email. Mail providers
  * unsubscribe in one click (RFC 8058) by POSTing the form body `List-Unsubscribe=One-Click` to
  * the URL of the email's `List-Unsubscribe` header, which carries the link as `?link=`; that
- * turns every kind off. Revoked guardians' links are `401 invalid_link`.
+ * turns every kind off. Revoked guardians' links are `401 invalid_link`; 30 requests a minute
+ * per link, then `429`.
+ *
+ * The choices are the address's own (`private.guardian_set_preferences`): a later invitation of
+ * the same address, by any streamer, starts with them, and an address that turned every kind off
+ * gets no consent email again until it turns one on here.
  */
 import { z } from "zod";
-import { readJson, readQuery, readText, validate } from "../../../shared/body.ts";
+import {
+  readJson,
+  readQuery,
+  readText,
+  validate,
+} from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
 import { HttpError, invalidRequest } from "../../../shared/errors.ts";
 import {
+  guardianFromJson,
   type GuardianRow,
   type NotifyChoices,
   resolveGuardianLink,
   toGuardian,
 } from "../../../shared/guardians.ts";
-import { createFunction, json, type RequestContext } from "../../../shared/http.ts";
-import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/link.ts";
+import {
+  createFunction,
+  json,
+  type RequestContext,
+} from "../../../shared/http.ts";
+import {
+  findLinkToken,
+  invalidLink,
+  type LinkSigner,
+} from "../../../shared/link.ts";
 import type { LogSink } from "../../../shared/log.ts";
 
 const Link = z.string().min(1).max(4096);
@@ -52,46 +71,65 @@ export interface NotificationPreferencesOptions {
 }
 
 /** Builds the `notification-preferences` function. */
-export function createNotificationPreferencesHandler(options: NotificationPreferencesOptions) {
+export function createNotificationPreferencesHandler(
+  options: NotificationPreferencesOptions,
+) {
   const { db, clock } = options;
 
   function requireLink(request: Request, body?: { link?: string }): string {
     const token = findLinkToken(request, body);
     if (!token) {
-      throw invalidRequest([{ path: "link", message: "A preferences link is required." }]);
+      throw invalidRequest([{
+        path: "link",
+        message: "A preferences link is required.",
+      }]);
     }
     return token;
   }
 
-  async function guardianOf(token: string, context: RequestContext): Promise<GuardianRow> {
-    const guardian = await resolveGuardianLink(db, options.links, token, "preferences");
+  async function guardianOf(
+    token: string,
+    context: RequestContext,
+  ): Promise<GuardianRow> {
+    const guardian = await resolveGuardianLink(
+      db,
+      options.links,
+      token,
+      "preferences",
+      {
+        rateLimitClock: clock,
+      },
+    );
     context.annotate({ guardianId: guardian.id });
     return guardian;
   }
 
-  async function update(guardianId: string, notify: Partial<NotifyChoices>): Promise<GuardianRow> {
-    const now = clock.now();
-    const [row] = await db.asService((tx) =>
-      tx<GuardianRow[]>`
-        update public.guardians as g
-           set notify_stream_started = coalesce(${
-        notify.streamStarted ?? null
-      }, g.notify_stream_started),
-               notify_stream_ended = coalesce(${notify.streamEnded ?? null}, g.notify_stream_ended),
-               notify_recording_ready = coalesce(${
-        notify.recordingReady ?? null
-      }, g.notify_recording_ready),
-               updated_at = ${now}
-         where g.id = ${guardianId} and g.status <> 'revoked'
-        returning g.id, g.streamer_id, g.email, g.name, g.status, g.notify_stream_started,
-                  g.notify_stream_ended, g.notify_recording_ready, g.created_at`
-    );
+  async function update(
+    guardianId: string,
+    notify: Partial<NotifyChoices>,
+  ): Promise<GuardianRow> {
+    const [result] = await db.sql<
+      {
+        outcome: "updated" | "invalid_link";
+        guardian: Record<string, unknown> | null;
+      }[]
+    >`
+      select outcome, guardian
+        from private.guardian_set_preferences(p_guardian_id => ${guardianId},
+                                              p_notify => ${
+      db.sql.json(notify)
+    },
+                                              p_now => ${clock.now()})`;
     // Revoked since the link was checked.
-    if (!row) throw invalidLink();
-    return row;
+    if (result.outcome === "invalid_link") throw invalidLink();
+    return guardianFromJson(result.guardian!);
   }
 
-  async function oneClick(request: Request, context: RequestContext, mediaType: string) {
+  async function oneClick(
+    request: Request,
+    context: RequestContext,
+    mediaType: string,
+  ) {
     readQuery(request, Query);
     const token = requireLink(request);
     const text = await readText(request);
@@ -102,9 +140,15 @@ export function createNotificationPreferencesHandler(options: NotificationPrefer
         headers: { "content-type": request.headers.get("content-type")! },
         body: text,
       }).formData().catch(() => {
-        throw new HttpError(400, "invalid_request", "The form body is not valid multipart.");
+        throw new HttpError(
+          400,
+          "invalid_request",
+          "The form body is not valid multipart.",
+        );
       });
-      fields = Object.fromEntries([...form].map(([name, value]) => [name, String(value)]));
+      fields = Object.fromEntries(
+        [...form].map(([name, value]) => [name, String(value)]),
+      );
     } else {
       fields = Object.fromEntries(new URLSearchParams(text));
     }
@@ -120,7 +164,11 @@ export function createNotificationPreferencesHandler(options: NotificationPrefer
   }
 
   return createFunction(
-    { name: "notification-preferences", cors: options.cors, logSink: options.logSink },
+    {
+      name: "notification-preferences",
+      cors: options.cors,
+      logSink: options.logSink,
+    },
     {
       async GET(request, context) {
         readQuery(request, Query);
@@ -131,7 +179,9 @@ export function createNotificationPreferencesHandler(options: NotificationPrefer
       async POST(request, context) {
         const contentType = request.headers.get("content-type") ?? "";
         const mediaType = contentType.split(";")[0].trim().toLowerCase();
-        if (FORM_TYPES.includes(mediaType)) return await oneClick(request, context, mediaType);
+        if (FORM_TYPES.includes(mediaType)) {
+          return await oneClick(request, context, mediaType);
+        }
         if (mediaType && mediaType !== "application/json") {
           throw new HttpError(
             415,

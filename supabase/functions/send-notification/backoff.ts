@@ -32,14 +32,20 @@ export interface RetryDelayOptions {
  * and all of `min(cap, base · 2^(attempt-1))`, so retries of many rows spread out without ever
  * coming back almost at once.
  */
-export function retryDelaySeconds(attempt: number, options: RetryDelayOptions = {}): number {
+export function retryDelaySeconds(
+  attempt: number,
+  options: RetryDelayOptions = {},
+): number {
   const random = options.random ?? Math.random;
   const exponential = Math.min(
     RETRY_CAP_SECONDS,
     RETRY_BASE_SECONDS * 2 ** Math.max(0, attempt - 1),
   );
   const jittered = exponential / 2 + random() * (exponential / 2);
-  const asked = Math.min(options.retryAfterSeconds ?? 0, RETRY_AFTER_LIMIT_SECONDS);
+  const asked = Math.min(
+    options.retryAfterSeconds ?? 0,
+    RETRY_AFTER_LIMIT_SECONDS,
+  );
   return Math.ceil(Math.max(jittered, asked));
 }
 
@@ -47,7 +53,10 @@ export function retryDelaySeconds(attempt: number, options: RetryDelayOptions = 
  * Seconds a `Retry-After` header asks for: delay-seconds or an HTTP date (RFC 9110). Undefined
  * when absent or unreadable.
  */
-export function parseRetryAfter(value: string | null | undefined, now: Date): number | undefined {
+export function parseRetryAfter(
+  value: string | null | undefined,
+  now: Date,
+): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);

@@ -18,7 +18,8 @@ import { drainOutbox } from "./outbox.ts";
 import { renderNotification, type RenderSettings } from "./render.ts";
 
 const Body = z.strictObject({
-  limit: z.int({ error: "limit must be a whole number from 1 to 500." }).min(1).max(500)
+  limit: z.int({ error: "limit must be a whole number from 1 to 500." }).min(1)
+    .max(500)
     .optional(),
 });
 
@@ -43,26 +44,32 @@ export interface SendNotificationOptions {
 }
 
 /** Builds the `send-notification` function. */
-export function createSendNotificationHandler(options: SendNotificationOptions) {
+export function createSendNotificationHandler(
+  options: SendNotificationOptions,
+) {
   const settings: RenderSettings = { ...options.email, links: options.links };
   return createFunction(
     { name: "send-notification", cors: options.cors, logSink: options.logSink },
     {
-      POST: withService({ verifier: options.verifier }, async (request, context) => {
-        const { limit = DEFAULT_LIMIT } = await readJson(request, Body);
-        const counts = await drainOutbox({
-          db: options.db,
-          mailer: options.mailer,
-          render: (notification) => renderNotification(notification, settings),
-          clock: options.clock,
-          log: context.log,
-          limit,
-          random: options.random,
-          concurrency: options.concurrency,
-        });
-        context.annotate({ limit, mailer: options.mailer.kind, ...counts });
-        return json(counts);
-      }),
+      POST: withService(
+        { verifier: options.verifier },
+        async (request, context) => {
+          const { limit = DEFAULT_LIMIT } = await readJson(request, Body);
+          const counts = await drainOutbox({
+            db: options.db,
+            mailer: options.mailer,
+            render: (notification) =>
+              renderNotification(notification, settings),
+            clock: options.clock,
+            log: context.log,
+            limit,
+            random: options.random,
+            concurrency: options.concurrency,
+          });
+          context.annotate({ limit, mailer: options.mailer.kind, ...counts });
+          return json(counts);
+        },
+      ),
     },
   );
 }

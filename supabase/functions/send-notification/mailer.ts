@@ -38,7 +38,11 @@ export class DeliveryError extends Error {
 
   constructor(
     message: string,
-    options: { permanent: boolean; retryAfterSeconds?: number; cause?: unknown },
+    options: {
+      permanent: boolean;
+      retryAfterSeconds?: number;
+      cause?: unknown;
+    },
   ) {
     super(redactText(message).slice(0, 500), { cause: options.cause });
     this.name = "DeliveryError";
@@ -62,7 +66,9 @@ interface MailServiceLike {
   setApiKey(key: string): void;
   setTimeout(milliseconds: number): void;
   client: { setDefaultRequest(key: string, value: unknown): unknown };
-  send(data: Record<string, unknown>): Promise<[{ statusCode: number; headers: unknown }, unknown]>;
+  send(
+    data: Record<string, unknown>,
+  ): Promise<[{ statusCode: number; headers: unknown }, unknown]>;
 }
 
 /** Sends through SendGrid's v3 Mail Send API with the official SDK. */
@@ -72,11 +78,16 @@ export function createSendGridMailer(options: SendGridMailerOptions): Mailer {
   async function load(): Promise<MailServiceLike> {
     const sdk = await import("@sendgrid/mail");
     // Its typings declare only the default singleton; the class is exported beside it.
-    const { MailService } = sdk as unknown as { MailService: new () => MailServiceLike };
+    const { MailService } = sdk as unknown as {
+      MailService: new () => MailServiceLike;
+    };
     const created = new MailService();
     created.setApiKey(options.apiKey);
     // setApiKey resets the base URL to SendGrid's global region, so it is set afterwards.
-    created.client.setDefaultRequest("baseUrl", `${options.apiUrl.replace(/\/+$/, "")}/`);
+    created.client.setDefaultRequest(
+      "baseUrl",
+      `${options.apiUrl.replace(/\/+$/, "")}/`,
+    );
     created.setTimeout(options.timeoutMs ?? 10_000);
     // axios's fetch adapter, not its node:http one: on Deno the latter re-sends a POST that
     // timed out over the next keep-alive connection, which would deliver the email twice.
@@ -95,7 +106,10 @@ export function createSendGridMailer(options: SendGridMailerOptions): Mailer {
       try {
         mail = await service;
       } catch (error) {
-        throw new DeliveryError("Cannot load the SendGrid SDK", { permanent: false, cause: error });
+        throw new DeliveryError("Cannot load the SendGrid SDK", {
+          permanent: false,
+          cause: error,
+        });
       }
       let response: { statusCode: number; headers: unknown };
       try {
@@ -135,7 +149,9 @@ function header(headers: unknown, name: string): string | undefined {
     const value = get.call(headers, name);
     if (typeof value === "string" && value) return value;
   }
-  for (const [key, value] of Object.entries(headers as Record<string, unknown>)) {
+  for (
+    const [key, value] of Object.entries(headers as Record<string, unknown>)
+  ) {
     if (key.toLowerCase() === name && value != null) return String(value);
   }
   return undefined;
@@ -172,13 +188,20 @@ export function toDeliveryError(error: unknown, now: Date): DeliveryError {
     const headers = failure.response?.headers;
     const retryAfter = parseRetryAfter(header(headers, "retry-after"), now) ??
       resetSeconds(header(headers, "x-ratelimit-reset"), now);
-    return new DeliveryError(message, { permanent: false, retryAfterSeconds: retryAfter });
+    return new DeliveryError(message, {
+      permanent: false,
+      retryAfterSeconds: retryAfter,
+    });
   }
-  const transient = status >= 500 || status === 401 || status === 403 || status === 408;
+  const transient = status >= 500 || status === 401 || status === 403 ||
+    status === 408;
   return new DeliveryError(message, { permanent: !transient });
 }
 
-function resetSeconds(value: string | undefined, now: Date): number | undefined {
+function resetSeconds(
+  value: string | undefined,
+  now: Date,
+): number | undefined {
   if (!value || !/^\d+$/.test(value)) return undefined;
   return Math.max(0, Number(value) - Math.floor(now.getTime() / 1000));
 }
@@ -188,8 +211,13 @@ function describeSendGridErrors(body: unknown): string {
   const errors = (body as { errors?: unknown })?.errors;
   if (!Array.isArray(errors)) return "";
   return errors.slice(0, 3).map((item) => {
-    const { message, field } = (item ?? {}) as { message?: unknown; field?: unknown };
-    return `${String(message ?? "error")}${typeof field === "string" ? ` (${field})` : ""}`;
+    const { message, field } = (item ?? {}) as {
+      message?: unknown;
+      field?: unknown;
+    };
+    return `${String(message ?? "error")}${
+      typeof field === "string" ? ` (${field})` : ""
+    }`;
   }).join("; ");
 }
 

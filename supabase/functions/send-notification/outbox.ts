@@ -4,6 +4,9 @@
  * once never take the same row; each claimed row is then suppressed, sent, retried later or
  * failed, and its outcome recorded as soon as it is known, so a crash can repeat at most the
  * emails that were in flight.
+ *
+ * Consent emails are rationed per address: at most 3 per rolling 24 hours across all streamers
+ * (`private.consent_email_slot`); the rest wait in the outbox until a slot frees, and none is lost.
  */
 import type { Clock } from "../../../shared/clock.ts";
 import type { Database } from "../../../shared/db.ts";
@@ -11,6 +14,10 @@ import { describeError, type Logger } from "../../../shared/log.ts";
 import { MAX_ATTEMPTS, retryDelaySeconds } from "./backoff.ts";
 import { DeliveryError, type Mailer, type OutgoingEmail } from "./mailer.ts";
 import type { Notification, NotificationKind } from "./render.ts";
+import type {
+  GuardianRole,
+  GuardianStatus,
+} from "../../../shared/guardians.ts";
 
 /** What one drain did, as `send-notification` answers it. */
 export interface DrainCounts {
@@ -28,7 +35,10 @@ export interface ClaimedRow {
   guardian_id: string;
   guardian_email: string;
   guardian_name: string | null;
-  guardian_status: "pending" | "active" | "revoked";
+  guardian_role: GuardianRole;
+  guardian_status: GuardianStatus;
+  /** The address turned every email off through a preferences link (no consent email). */
+  address_unsubscribed: boolean;
   notify_stream_started: boolean;
   notify_stream_ended: boolean;
   notify_recording_ready: boolean;
@@ -41,6 +51,11 @@ export interface ClaimedRow {
   recording_id: string | null;
   recording_status: string | null;
   recording_duration_seconds: string | null;
+  /** The invited guardian an approval email asks about. */
+  invitee_id: string | null;
+  invitee_email: string | null;
+  invitee_name: string | null;
+  invitee_status: GuardianStatus | null;
 }
 
 /** Options of {@linkcode drainOutbox}. */
@@ -64,7 +79,8 @@ export interface DrainOptions {
   random?: () => number;
 }
 
-type Outcome = keyof DrainCounts;
+/** What happened to one row; a deferred consent email counts as retried. */
+type Outcome = keyof DrainCounts | "deferred";
 
 /**
  * Handles up to `limit` due rows and returns what happened to them. After a batch in which an
@@ -76,21 +92,32 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainCounts> {
   const concurrency = options.concurrency ?? 10;
   const started = performance.now();
   let remaining = options.limit;
-  while (remaining > 0 && performance.now() - started < (options.budgetMs ?? 60_000)) {
+  while (
+    remaining > 0 && performance.now() - started < (options.budgetMs ?? 60_000)
+  ) {
     const batch = await claim(options, Math.min(remaining, concurrency));
     if (batch.length === 0) break;
     remaining -= batch.length;
-    const outcomes = await Promise.all(batch.map((row) => handle(options, row)));
-    for (const outcome of outcomes) counts[outcome]++;
+    const outcomes = await Promise.all(
+      batch.map((row) => handle(options, row)),
+    );
+    for (const outcome of outcomes) {
+      counts[outcome === "deferred" ? "retried" : outcome]++;
+    }
     if (outcomes.includes("retried")) break;
   }
   return counts;
 }
 
 /** Claims up to `size` due rows: marks them `sending` under a lease and counts the attempt. */
-async function claim(options: DrainOptions, size: number): Promise<ClaimedRow[]> {
+async function claim(
+  options: DrainOptions,
+  size: number,
+): Promise<ClaimedRow[]> {
   const now = options.clock.now();
-  const leaseUntil = new Date(now.getTime() + (options.leaseSeconds ?? 120) * 1000);
+  const leaseUntil = new Date(
+    now.getTime() + (options.leaseSeconds ?? 120) * 1000,
+  );
   return await options.db.asService((tx) =>
     tx<ClaimedRow[]>`
       with due as (
@@ -109,18 +136,24 @@ async function claim(options: DrainOptions, size: number): Promise<ClaimedRow[]>
           from due
          where o.id = due.id
         returning o.id, o.kind, o.attempts, o.guardian_id, o.streamer_id, o.session_id,
-                  o.recording_id, o.next_attempt_at
+                  o.recording_id, o.object_id, o.next_attempt_at
       )
       select c.id, c.kind, c.attempts, c.guardian_id,
-             g.email as guardian_email, g.name as guardian_name, g.status as guardian_status,
+             g.email as guardian_email, g.name as guardian_name, g.role as guardian_role,
+             g.status as guardian_status,
+             (a.unsubscribed_at is not null) as address_unsubscribed,
              g.notify_stream_started, g.notify_stream_ended, g.notify_recording_ready,
              private.streamer_display_name(c.streamer_id) as streamer_name,
              s.id as session_id, s.title as session_title, s.started_at as session_started_at,
              s.ended_at as session_ended_at, s.duration_seconds as session_duration_seconds,
              r.id as recording_id, r.status as recording_status,
-             r.duration_seconds as recording_duration_seconds
+             r.duration_seconds as recording_duration_seconds,
+             i.id as invitee_id, i.email as invitee_email, i.name as invitee_name,
+             i.status as invitee_status
         from claimed c
         join public.guardians g on g.id = c.guardian_id
+        left join public.guardian_address_choices a on a.email = g.email
+        left join public.guardians i on c.kind = 'approval' and i.id = c.object_id
         left join public.stream_sessions s on s.id = c.session_id
         left join public.recordings r on r.id = c.recording_id
        order by c.next_attempt_at, c.id`
@@ -130,14 +163,31 @@ async function claim(options: DrainOptions, size: number): Promise<ClaimedRow[]>
 /**
  * Why a claimed row must not be sent, or undefined when it may: nobody gets a stream email
  * before confirming, after being revoked, or for a kind they turned off; a consent request goes
- * only to a guardian still pending; a deleted recording is not announced.
+ * only to a guardian still pending whose address has not unsubscribed from everything; an
+ * approval request goes only to the streamer's active primary guardian, while the invitation
+ * still waits; a deleted recording is not announced.
  */
 export function suppressionReason(row: ClaimedRow): string | undefined {
   if (row.guardian_status === "revoked") return "the guardian was revoked";
-  if (row.kind === "consent") {
-    return row.guardian_status === "pending" ? undefined : "the guardian already confirmed";
+  if (row.kind === "approval") {
+    if (row.guardian_role !== "primary" || row.guardian_status !== "active") {
+      return "the recipient is not the streamer's active primary guardian";
+    }
+    return row.invitee_status === "awaiting_approval"
+      ? undefined
+      : "the invitation no longer awaits approval";
   }
-  if (row.guardian_status !== "active") return "the guardian has not confirmed yet";
+  if (row.kind === "consent") {
+    if (row.guardian_status !== "pending") {
+      return "the guardian already confirmed";
+    }
+    return row.address_unsubscribed
+      ? "the address unsubscribed from every email"
+      : undefined;
+  }
+  if (row.guardian_status !== "active") {
+    return "the guardian has not confirmed yet";
+  }
   const wanted = row.kind === "stream_started"
     ? row.notify_stream_started
     : row.kind === "stream_ended"
@@ -152,11 +202,16 @@ export function suppressionReason(row: ClaimedRow): string | undefined {
 
 /** The render input of a claimed row. */
 export function toNotification(row: ClaimedRow): Notification {
-  const number = (value: string | null) => value === null ? null : Number(value);
+  const number = (value: string | null) =>
+    value === null ? null : Number(value);
   return {
     id: row.id,
     kind: row.kind,
-    guardian: { id: row.guardian_id, email: row.guardian_email, name: row.guardian_name },
+    guardian: {
+      id: row.guardian_id,
+      email: row.guardian_email,
+      name: row.guardian_name,
+    },
     streamerName: row.streamer_name,
     session: row.session_id
       ? {
@@ -168,25 +223,56 @@ export function toNotification(row: ClaimedRow): Notification {
       }
       : undefined,
     recording: row.recording_id
-      ? { id: row.recording_id, durationSeconds: number(row.recording_duration_seconds) }
+      ? {
+        id: row.recording_id,
+        durationSeconds: number(row.recording_duration_seconds),
+      }
+      : undefined,
+    invitee: row.invitee_id
+      ? {
+        id: row.invitee_id,
+        email: row.invitee_email!,
+        name: row.invitee_name,
+      }
       : undefined,
   };
 }
 
-async function handle(options: DrainOptions, row: ClaimedRow): Promise<Outcome> {
-  const log = options.log.with({ notificationId: row.id, kind: row.kind, attempt: row.attempts });
+async function handle(
+  options: DrainOptions,
+  row: ClaimedRow,
+): Promise<Outcome> {
+  const log = options.log.with({
+    notificationId: row.id,
+    kind: row.kind,
+    attempt: row.attempts,
+  });
   const suppressed = suppressionReason(row);
   if (suppressed) {
     await settle(options, row, { status: "suppressed", reason: suppressed });
     log.info("email suppressed", { reason: suppressed });
     return "suppressed";
   }
+  if (row.kind === "consent") {
+    const slot = await consentSlot(options, row);
+    if (!slot.allowed) {
+      await settle(options, row, { status: "deferred", until: slot.retry_at! });
+      log.info("consent email deferred", {
+        reason: "the address had 3 consent emails in 24 hours",
+        retryAt: slot.retry_at!.toISOString(),
+      });
+      return "deferred";
+    }
+  }
   let email: OutgoingEmail;
   try {
     email = await options.render(toNotification(row));
   } catch (error) {
     log.error("email not rendered", describeError(error));
-    await settle(options, row, { status: "failed", reason: "The email could not be rendered" });
+    await settle(options, row, {
+      status: "failed",
+      reason: "The email could not be rendered",
+    });
     return "failed";
   }
   let messageId: string;
@@ -195,7 +281,10 @@ async function handle(options: DrainOptions, row: ClaimedRow): Promise<Outcome> 
   } catch (error) {
     const failure = error instanceof DeliveryError
       ? error
-      : new DeliveryError(`Sending failed: ${String(error)}`, { permanent: false, cause: error });
+      : new DeliveryError(`Sending failed: ${String(error)}`, {
+        permanent: false,
+        cause: error,
+      });
     const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
     if (failure.permanent || row.attempts >= maxAttempts) {
       const reason = failure.permanent
@@ -209,18 +298,47 @@ async function handle(options: DrainOptions, row: ClaimedRow): Promise<Outcome> 
       random: options.random,
       retryAfterSeconds: failure.retryAfterSeconds,
     });
-    await settle(options, row, { status: "queued", reason: failure.message, delaySeconds: delay });
-    log.warn("email will be retried", { reason: failure.message, retryInSeconds: delay });
+    await settle(options, row, {
+      status: "queued",
+      reason: failure.message,
+      delaySeconds: delay,
+    });
+    log.warn("email will be retried", {
+      reason: failure.message,
+      retryInSeconds: delay,
+    });
     return "retried";
   }
   // The email is out: recording that must not be lost, or the row would be sent again.
   await retrying(() => settle(options, row, { status: "sent", messageId }));
-  log.info("email sent", { mailer: options.mailer.kind, providerMessageId: messageId });
+  log.info("email sent", {
+    mailer: options.mailer.kind,
+    providerMessageId: messageId,
+  });
   return "sent";
+}
+
+/**
+ * Takes one of the address's consent emails of the rolling 24 hours
+ * (`private.consent_email_slot`, an owner-only function, so outside asService), or says when
+ * the next one frees.
+ */
+async function consentSlot(
+  options: DrainOptions,
+  row: ClaimedRow,
+): Promise<{ allowed: boolean; retry_at: Date | null }> {
+  const [slot] = await options.db.sql<
+    { allowed: boolean; retry_at: Date | null }[]
+  >`
+    select allowed, retry_at
+      from private.consent_email_slot(p_outbox_id => ${row.id}, p_email => ${row.guardian_email},
+                                      p_now => ${options.clock.now()})`;
+  return slot;
 }
 
 type Settlement =
   | { status: "sent"; messageId: string }
+  | { status: "deferred"; until: Date }
   | { status: "queued"; reason: string; delaySeconds: number }
   | { status: "failed" | "suppressed"; reason: string };
 
@@ -228,7 +346,11 @@ type Settlement =
  * Records a claimed row's outcome, only while the claim is still this drain's (same attempt,
  * still `sending`), and releases the lease.
  */
-async function settle(options: DrainOptions, row: ClaimedRow, outcome: Settlement): Promise<void> {
+async function settle(
+  options: DrainOptions,
+  row: ClaimedRow,
+  outcome: Settlement,
+): Promise<void> {
   const now = options.clock.now();
   await options.db.asService(async (tx) => {
     if (outcome.status === "sent") {
@@ -236,6 +358,13 @@ async function settle(options: DrainOptions, row: ClaimedRow, outcome: Settlemen
         update public.notification_outbox
            set status = 'sent', sent_at = ${now}, provider_message_id = ${outcome.messageId},
                locked_until = null, last_error = null, updated_at = ${now}
+         where id = ${row.id} and status = 'sending' and attempts = ${row.attempts}`;
+    } else if (outcome.status === "deferred") {
+      // Not an attempt: the email waits for its address's next slot.
+      await tx`
+        update public.notification_outbox
+           set status = 'queued', next_attempt_at = ${outcome.until}, attempts = attempts - 1,
+               locked_until = null, updated_at = ${now}
          where id = ${row.id} and status = 'sending' and attempts = ${row.attempts}`;
     } else if (outcome.status === "queued") {
       const next = new Date(now.getTime() + outcome.delaySeconds * 1000);
@@ -254,7 +383,10 @@ async function settle(options: DrainOptions, row: ClaimedRow, outcome: Settlemen
   });
 }
 
-async function retrying(work: () => Promise<void>, attempts = 3): Promise<void> {
+async function retrying(
+  work: () => Promise<void>,
+  attempts = 3,
+): Promise<void> {
   for (let attempt = 1;; attempt++) {
     try {
       return await work();

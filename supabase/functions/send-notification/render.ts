@@ -1,16 +1,28 @@
 /**
- * The four guardian emails: consent (double opt-in), stream started (with a watch link), stream
- * ended (with its duration) and recording ready (with a recording link). Each has a plain-text
+ * The five guardian emails: approval (to the primary guardian, about an invitation), consent
+ * (double opt-in), stream started (with a watch link), stream ended (with its duration) and
+ * recording ready (with a recording link). Subjects carry nothing a streamer typed (names,
+ * titles): only the product's name, so an invitation cannot put a stranger's text and URLs into
+ * someone's inbox list. Each has a plain-text
  * and an HTML part saying the same thing, no images and nothing that tracks the reader. Links
  * point at the web viewer and carry a signed link token in the URL fragment, which browsers
  * never send to a server. Stream emails also carry `List-Unsubscribe` (the
  * notification-preferences URL with a preferences link) and `List-Unsubscribe-Post` (RFC 8058).
  */
-import { LINK_LIFETIME_SECONDS, type LinkSigner, type LinkType } from "../../../shared/link.ts";
+import {
+  LINK_LIFETIME_SECONDS,
+  type LinkSigner,
+  type LinkType,
+} from "../../../shared/link.ts";
 import type { OutgoingEmail } from "./mailer.ts";
 
 /** The kinds of `notification_outbox`. */
-export type NotificationKind = "consent" | "stream_started" | "stream_ended" | "recording_ready";
+export type NotificationKind =
+  | "approval"
+  | "consent"
+  | "stream_started"
+  | "stream_ended"
+  | "recording_ready";
 
 /** Everything an email says, read from the outbox row and what it points at. */
 export interface Notification {
@@ -28,6 +40,8 @@ export interface Notification {
     durationSeconds: number | null;
   };
   recording?: { id: string; durationSeconds: number | null };
+  /** The invited guardian an approval email asks the primary guardian about. */
+  invitee?: { id: string; email: string; name: string | null };
 }
 
 /** What every email shares. */
@@ -49,6 +63,7 @@ const VIEWER_ROUTES: Record<LinkType, string> = {
   recording: "recording",
   consent: "consent",
   preferences: "preferences",
+  approval: "approval",
 };
 
 interface Body {
@@ -79,9 +94,31 @@ export async function renderNotification(
 
   const headers: Record<string, string> = {};
   let body: Body;
-  if (notification.kind === "consent") {
+  if (notification.kind === "approval") {
+    const invitee = notification.invitee!;
+    const inviteeName = singleLine(invitee.name, 100);
+    const whom = inviteeName
+      ? `${inviteeName} (${invitee.email})`
+      : invitee.email;
     body = {
-      subject: `${who} invited you to watch their streams on ${app}`,
+      subject: `An invitation to watch streams on ${app} needs your approval`,
+      paragraphs: [
+        `${who} invited ${whom} to watch their streams and recordings on ${app}.`,
+        `As their primary guardian, you decide: nobody they invite is even asked before you ` +
+        `approve. If you approve, we ask ${invitee.email} to confirm by email; if you deny, ` +
+        `they hear nothing from us.`,
+      ],
+      action: {
+        label: "Review the invitation",
+        url: await viewerLink("approval", invitee.id),
+        note: `This link works for ${lifetime("approval")}.`,
+      },
+      footer:
+        `You get this email because you are the primary guardian of ${who} on ${app}.`,
+    };
+  } else if (notification.kind === "consent") {
+    body = {
+      subject: `You are invited to watch streams on ${app}`,
       paragraphs: [
         `${who} added you as a guardian on ${app}, so that you can watch their streams live ` +
         `and see their recordings.`,
@@ -96,7 +133,8 @@ export async function renderNotification(
         `If you don't know ${who}, or don't want these emails, ignore this message: ` +
         `without your confirmation you won't hear from us again.`,
       ],
-      footer: `You get this email because ${who} entered your address on ${app}.`,
+      footer:
+        `You get this email because ${who} entered your address on ${app}.`,
     };
   } else {
     const preferences = await settings.links.sign({
@@ -108,10 +146,12 @@ export async function renderNotification(
       `<${settings.functionsUrl}/notification-preferences?link=${preferences}>`;
     headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
     const footer = {
-      footer: `You get this email because you are a guardian of ${who} on ${app}.`,
+      footer:
+        `You get this email because you are a guardian of ${who} on ${app}.`,
       footerLink: {
         label: "Choose which emails you get, or unsubscribe",
-        url: `${settings.viewerUrl}/#/${VIEWER_ROUTES.preferences}?link=${preferences}`,
+        url:
+          `${settings.viewerUrl}/#/${VIEWER_ROUTES.preferences}?link=${preferences}`,
       },
     };
     const session = notification.session;
@@ -119,15 +159,19 @@ export async function renderNotification(
     const stream = title ? `“${title}”` : "a stream";
     if (notification.kind === "stream_started") {
       body = {
-        subject: title ? `${who} is live: ${title}` : `${who} is live now`,
+        subject: `A stream you can watch is live on ${app}`,
         paragraphs: [
           `${who} started streaming ${stream} on ${app}` +
-          `${session?.startedAt ? ` at ${formatTime(session.startedAt)}` : ""}.`,
+          `${
+            session?.startedAt ? ` at ${formatTime(session.startedAt)}` : ""
+          }.`,
         ],
         action: {
           label: "Watch live",
           url: await viewerLink("watch", session!.id),
-          note: `This link works for ${lifetime("watch")}, while the stream is live.`,
+          note: `This link works for ${
+            lifetime("watch")
+          }, while the stream is live.`,
         },
         ...footer,
       };
@@ -137,7 +181,7 @@ export async function renderNotification(
           ? (session.endedAt.getTime() - session.startedAt.getTime()) / 1000
           : null);
       body = {
-        subject: `${possessive(who)} stream has ended`,
+        subject: `A stream on ${app} has ended`,
         paragraphs: [
           `${who} finished streaming ${stream} on ${app}` +
           `${session?.endedAt ? ` at ${formatTime(session.endedAt)}` : ""}.`,
@@ -154,10 +198,12 @@ export async function renderNotification(
         ? ""
         : ` It is ${formatDuration(recording.durationSeconds)} long.`;
       body = {
-        subject: `A recording of ${possessive(who)} stream is ready`,
+        subject: `A recording is ready to watch on ${app}`,
         paragraphs: [
           `The recording of ${stream} by ${who}` +
-          `${session?.startedAt ? ` (${formatTime(session.startedAt)})` : ""} is ready to ` +
+          `${
+            session?.startedAt ? ` (${formatTime(session.startedAt)})` : ""
+          } is ready to ` +
           `watch.${length}`,
         ],
         action: {
@@ -176,14 +222,20 @@ export async function renderNotification(
   return {
     notification: { id: notification.id, kind: notification.kind },
     to: notification.guardian.name
-      ? { email: notification.guardian.email, name: singleLine(notification.guardian.name, 100)! }
+      ? {
+        email: notification.guardian.email,
+        name: singleLine(notification.guardian.name, 100)!,
+      }
       : { email: notification.guardian.email },
     from: { email: settings.from, name: app },
     subject: singleLine(body.subject, 200)!,
     text: renderText(greeting, body, app),
     html: renderHtml(greeting, body, app),
     headers,
-    customArgs: { notification_id: notification.id, notification_kind: notification.kind },
+    customArgs: {
+      notification_id: notification.id,
+      notification_kind: notification.kind,
+    },
   };
 }
 
@@ -194,14 +246,19 @@ function renderText(greeting: string, body: Body, app: string): string {
   }
   for (const paragraph of body.after ?? []) lines.push(paragraph, "");
   lines.push(`— ${app}`, "", "--", body.footer);
-  if (body.footerLink) lines.push(`${body.footerLink.label}: ${body.footerLink.url}`);
+  if (body.footerLink) {
+    lines.push(`${body.footerLink.label}: ${body.footerLink.url}`);
+  }
   return lines.join("\n") + "\n";
 }
 
 function renderHtml(greeting: string, body: Body, app: string): string {
-  const text = "color:#1f2933;font:16px/1.5 -apple-system,'Segoe UI',Roboto,Arial,sans-serif";
-  const small = "color:#52606d;font:13px/1.5 -apple-system,'Segoe UI',Roboto,Arial,sans-serif";
-  const paragraph = (content: string) => `<p style="margin:0 0 16px;${text}">${content}</p>`;
+  const text =
+    "color:#1f2933;font:16px/1.5 -apple-system,'Segoe UI',Roboto,Arial,sans-serif";
+  const small =
+    "color:#52606d;font:13px/1.5 -apple-system,'Segoe UI',Roboto,Arial,sans-serif";
+  const paragraph = (content: string) =>
+    `<p style="margin:0 0 16px;${text}">${content}</p>`;
   const parts = [
     paragraph(escapeHtml(greeting)),
     ...body.paragraphs.map((p) => paragraph(escapeHtml(p))),
@@ -246,21 +303,23 @@ function renderHtml(greeting: string, body: Body, app: string): string {
 
 /** Escapes text for HTML content and double-quoted attributes. */
 export function escapeHtml(value: string): string {
-  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(
+    ">",
+    "&gt;",
+  )
     .replaceAll('"', "&quot;").replaceAll("'", "&#39;");
 }
 
 /** Text a person typed, as one line of at most `max` characters; null when empty. */
 function singleLine(value: string | null, max: number): string | null {
   if (value === null) return null;
-  const line = value.replace(/[\p{Cc}\u2028\u2029]+/gu, " ").replace(/\s+/g, " ")
+  const line = value.replace(/[\p{Cc}\u2028\u2029]+/gu, " ").replace(
+    /\s+/g,
+    " ",
+  )
     .trim();
   if (!line) return null;
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
-
-function possessive(name: string): string {
-  return name.endsWith("s") ? `${name}’` : `${name}’s`;
 }
 
 const MONTHS = [
@@ -281,7 +340,9 @@ const MONTHS = [
 /** `22 Nov 2026, 10:05 UTC`, the same on every runtime (no ICU). */
 export function formatTime(date: Date): string {
   const pad = (n: number) => String(n).padStart(2, "0");
-  return `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()}, ` +
+  return `${date.getUTCDate()} ${
+    MONTHS[date.getUTCMonth()]
+  } ${date.getUTCFullYear()}, ` +
     `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`;
 }
 
@@ -299,5 +360,7 @@ export function formatDuration(seconds: number): string {
 
 function lifetime(type: LinkType): string {
   const hours = LINK_LIFETIME_SECONDS[type] / 3600;
-  return hours % 24 === 0 && hours > 24 ? `${hours / 24} days` : `${hours} hours`;
+  return hours % 24 === 0 && hours > 24
+    ? `${hours / 24} days`
+    : `${hours} hours`;
 }
