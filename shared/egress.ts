@@ -4,6 +4,7 @@
  * only ever moves a recording forward, so every order converges on the same row.
  */
 import type { Tx } from "./db.ts";
+import { isSafeObjectPath } from "./recordings.ts";
 
 /** `EgressInfo` as protobuf JSON: int64 as strings, enums as names, defaults omitted. */
 export interface EgressJson {
@@ -43,12 +44,25 @@ function nanosToDate(value: string | undefined): Date | null {
   return new Date(Number(BigInt(value) / 1_000_000n));
 }
 
-/** The object path inside the bucket: the file name, or the path of its location URL. */
+/**
+ * The object path inside the bucket: the file name, or the path of its location URL. A path
+ * with a `.` or `..` segment is not taken (null, as if the report named none): it could name
+ * another streamer's object once normalised, and the database refuses it. A location is
+ * checked as LiveKit wrote it, since URL parsing resolves such segments (`%2e%2e` too) into a
+ * path that looks plain.
+ */
 function objectPathOf(file: NonNullable<EgressJson["file"]>, bucket?: string): string | null {
+  const path = reportedPath(file, bucket);
+  return path !== null && isSafeObjectPath(path) ? path : null;
+}
+
+function reportedPath(file: NonNullable<EgressJson["file"]>, bucket?: string): string | null {
   if (file.filename && !file.filename.includes("://")) return file.filename.replace(/^\/+/, "");
   const location = file.location ?? file.filename;
   if (!location) return null;
   try {
+    const written = decodeURIComponent(location.replace(/[?#].*$/s, "")).replace(/^[^/]*:\/\//, "");
+    if (!isSafeObjectPath(written)) return null;
     const url = new URL(location);
     let path = decodeURIComponent(url.pathname).replace(/^\/+/, "");
     if (url.protocol === "gs:") return path;

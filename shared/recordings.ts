@@ -9,6 +9,28 @@ import { HttpError, notFound } from "./errors.ts";
 import type { RecordingRow } from "./sessions.ts";
 import type { ObjectStorage } from "./storage.ts";
 
+/** A recording as `to_jsonb` gives it (the owner-only SQL functions return it so). */
+export type RecordingJson =
+  & Omit<RecordingRow, "created_at" | "ready_at" | "size_bytes" | "duration_seconds">
+  & {
+    created_at: string;
+    ready_at: string | null;
+    size_bytes: number | null;
+    duration_seconds: number | null;
+  };
+
+/** A {@linkcode RecordingRow} from its JSON form. */
+export function recordingFromJson(json: RecordingJson): RecordingRow {
+  const text = (value: number | null) => value === null ? null : String(value);
+  return {
+    ...json,
+    created_at: new Date(json.created_at),
+    ready_at: json.ready_at === null ? null : new Date(json.ready_at),
+    size_bytes: text(json.size_bytes),
+    duration_seconds: text(json.duration_seconds),
+  };
+}
+
 /** The 404 for a recording id the caller may not see (or that does not exist). */
 export function recordingNotFound(): HttpError {
   return notFound("No recording with this id is visible to you.");
@@ -51,12 +73,26 @@ export async function findRecording(
   return row;
 }
 
+/**
+ * Whether `name` is a plain object name: no `.` or `..` segment. GCS stores such a name as it
+ * is, but anything that normalises paths (an HTTP client, a proxy, a person reading it) resolves
+ * it elsewhere, so `recordings/A/S/../../../recordings/B/x` would pass a prefix check for A and
+ * mean B's file. The database refuses them too (`recordings_object_path_segments`), and `shared/storage.ts`
+ * refuses to sign or touch one.
+ */
+export function isSafeObjectPath(name: string): boolean {
+  return name.length > 0 && !name.split("/").some((segment) => segment === "." || segment === "..");
+}
+
 /** The object name of an upload: chosen by the server, never from what the client sends. */
 export function uploadObjectName(
   recording: { streamerId: string; sessionId: string; recordingId: string },
   extension: string,
 ): string {
-  return `uploads/${recording.streamerId}/${recording.sessionId}/${recording.recordingId}.${extension}`;
+  const name =
+    `uploads/${recording.streamerId}/${recording.sessionId}/${recording.recordingId}.${extension}`;
+  if (!isSafeObjectPath(name)) throw new Error("An upload's ids made an unsafe object name");
+  return name;
 }
 
 /** The storage, or `503 storage_unavailable` when this deployment has no bucket configured. */

@@ -14,6 +14,7 @@ import process from "node:process";
 import type { z } from "zod";
 import type { storageEnv } from "./env.ts";
 import { HttpError, unavailable } from "./errors.ts";
+import { isSafeObjectPath } from "./recordings.ts";
 
 /** The bucket, its service account and the API endpoint, as `storageEnv` parses them. */
 export type StorageSettings = NonNullable<z.output<typeof storageEnv>>;
@@ -58,7 +59,11 @@ export interface SignDownloadOptions {
 /** The operations the functions need of the bucket. */
 export interface ObjectStorage {
   readonly bucket: string;
-  /** A V4 signed `PUT` that binds the content type and the exact size. Offline. */
+  /**
+   * A V4 signed `PUT` that binds the content type and the exact size, and creates the object
+   * only if it does not exist yet (`x-goog-if-generation-match: 0`: a second `PUT` with the
+   * same URL is `412 Precondition Failed`, so it can never replace bytes). Offline.
+   */
   signUpload(name: string, options: SignUploadOptions): Promise<SignedRequest>;
   /** A V4 signed `GET`. Offline. */
   signDownload(
@@ -145,6 +150,8 @@ export function createObjectStorage(
   }
 
   async function file(name: string) {
+    // Every name is built by the server; one with a dot segment is a bug, never sent to GCS.
+    if (!isSafeObjectPath(name)) throw new Error("Refusing an object name with a dot segment");
     return (await storage()).bucket(settings.bucket).file(name);
   }
 
@@ -154,19 +161,18 @@ export function createObjectStorage(
     async signUpload(name, upload) {
       const lifetime = upload.lifetimeSeconds ?? UPLOAD_URL_LIFETIME_SECONDS;
       const expiresAt = new Date(wholeSeconds(upload.now) + lifetime * 1000);
-      const headers = {
-        "content-type": upload.contentType,
+      const extensionHeaders = {
         "x-goog-content-length-range": `${upload.sizeBytes},${upload.sizeBytes}`,
+        "x-goog-if-generation-match": "0",
       };
+      const headers = { "content-type": upload.contentType, ...extensionHeaders };
       const [url] = await (await file(name)).getSignedUrl({
         version: "v4",
         action: "write",
         accessibleAt: new Date(wholeSeconds(upload.now)),
         expires: expiresAt,
         contentType: upload.contentType,
-        extensionHeaders: {
-          "x-goog-content-length-range": headers["x-goog-content-length-range"],
-        },
+        extensionHeaders,
       });
       return { url, method: "PUT", headers, expiresAt };
     },

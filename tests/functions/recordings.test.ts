@@ -167,6 +167,7 @@ Deno.test("a recording's life over HTTP: sign, PUT to GCS, complete, URL, GET, d
       assert.deepEqual(upload.headers, {
         "content-type": "video/webm",
         "x-goog-content-length-range": "11,11",
+        "x-goog-if-generation-match": "0",
       });
       const url = new URL(upload.url);
       assert.equal(url.origin, h.gcs.url);
@@ -174,7 +175,7 @@ Deno.test("a recording's life over HTTP: sign, PUT to GCS, complete, URL, GET, d
       assert.equal(url.searchParams.get("X-Goog-Expires"), "900");
       assert.equal(
         url.searchParams.get("X-Goog-SignedHeaders"),
-        "content-type;host;x-goog-content-length-range",
+        "content-type;host;x-goog-content-length-range;x-goog-if-generation-match",
       );
       const lifetime = Date.parse(upload.expiresAt) - Date.now();
       assert.ok(lifetime > 14 * 60_000 && lifetime <= 15 * 60_000, `lifetime ${lifetime}`);
@@ -223,6 +224,17 @@ Deno.test("a recording's life over HTTP: sign, PUT to GCS, complete, URL, GET, d
       assert.equal(again.status, 200);
       assert.deepEqual(again.body.recording, done.body.recording);
       assert.ok(h.gcs.tokensIssued >= 1, "the JSON API was called with an exchanged token");
+    });
+
+    await t.step("the same URL cannot write again: 412, and the bytes stay", async () => {
+      const other = new Uint8Array(11).fill(9);
+      assert.deepEqual(await xmlCode(await put(upload, other)), [412, "PreconditionFailed"]);
+      const { "x-goog-if-generation-match": _, ...unconditional } = upload.headers;
+      assert.deepEqual(await xmlCode(await put({ ...upload, headers: unconditional }, other)), [
+        403,
+        "SignatureDoesNotMatch",
+      ]);
+      assert.deepEqual(h.gcs.objects.get(objectName)?.data, data);
     });
 
     let playUrl = "";
@@ -526,25 +538,28 @@ Deno.test("who may sign, complete, play and delete: owner, guardian, revoked, st
       assert.ok(h.gcs.objects.has(READY_OBJECT));
     });
 
-    await t.step("delete-recording by the active guardian, after which links fail", async () => {
-      const link = await h.link(READY_RECORDING);
-      assert.equal(
-        (await h.api.get("recording-url", { headers: { "x-link-token": link } })).status,
-        200,
-      );
-      const deleted = await h.api.post("delete-recording", { recordingId: READY_RECORDING }, {
-        token: h.tokens.guardian,
-      });
-      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
-      assert.equal(deleted.body.recording.status, "deleted");
-      assert.equal(h.gcs.objects.has(READY_OBJECT), false);
-      assertError(
-        await h.api.get("recording-url", { headers: { "x-link-token": link } }),
-        401,
-        "invalid_link",
-      );
-      assertError(await url(READY_RECORDING, h.tokens.a), 404, "not_found");
-    });
+    await t.step(
+      "delete-recording by the active primary guardian, after which links fail",
+      async () => {
+        const link = await h.link(READY_RECORDING);
+        assert.equal(
+          (await h.api.get("recording-url", { headers: { "x-link-token": link } })).status,
+          200,
+        );
+        const deleted = await h.api.post("delete-recording", { recordingId: READY_RECORDING }, {
+          token: h.tokens.guardian,
+        });
+        assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+        assert.equal(deleted.body.recording.status, "deleted");
+        assert.equal(h.gcs.objects.has(READY_OBJECT), false);
+        assertError(
+          await h.api.get("recording-url", { headers: { "x-link-token": link } }),
+          401,
+          "invalid_link",
+        );
+        assertError(await url(READY_RECORDING, h.tokens.a), 404, "not_found");
+      },
+    );
   } finally {
     await h.stop();
   }

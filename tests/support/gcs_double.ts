@@ -6,6 +6,9 @@
  *   taken without its port, `UNSIGNED-PAYLOAD`) and the signature verified with the service
  *   account's public key; the credential must name that account, the URL must not be expired
  *   (by the double's own clock), and a `PUT` body must fit `x-goog-content-length-range`.
+ * - Request preconditions on `PUT`, as GCS's XML API applies them: `x-goog-if-generation-match`
+ *   must name the live object's generation, and `0` means "only if there is no live object";
+ *   otherwise `412 PreconditionFailed` and the object stays as it was.
  *   `GET` serves the object with the signed `response-content-disposition`.
  * - The JSON API calls the SDK makes for metadata and deletion
  *   (`GET|DELETE /storage/v1/b/{bucket}/o/{object}`), only with an access token it issued.
@@ -318,12 +321,29 @@ export async function startGcsDouble(options: GcsDoubleOptions = {}): Promise<Gc
         "Your proposed upload is smaller than the minimum allowed size.",
       );
     }
+    checkGenerationMatch(request.headers.get("x-goog-if-generation-match"), name);
     const object = double.put(
       name,
       body,
       request.headers.get("content-type") ?? "application/octet-stream",
     );
     return new Response(null, { status: 200, headers: { etag: `"${object.generation}"` } });
+  }
+
+  /** `x-goog-if-generation-match` (GCS's request preconditions); absent means no condition. */
+  function checkGenerationMatch(header: string | null, name: string): void {
+    if (header === null) return;
+    if (!/^\d+$/.test(header.trim())) {
+      throw new GcsError(400, "InvalidArgument", "Invalid x-goog-if-generation-match.");
+    }
+    const live = double.objects.get(name)?.generation ?? "0";
+    if (BigInt(header.trim()) !== BigInt(live)) {
+      throw new GcsError(
+        412,
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold.",
+      );
+    }
   }
 
   async function verifySignature(request: Request, requestUrl: URL): Promise<void> {

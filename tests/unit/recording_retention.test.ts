@@ -74,13 +74,14 @@ async function addRecording(
   return { id, objectPath };
 }
 
+/** The recording's status and error, or undefined when its row is gone. */
 async function statusOf(db: Database, id: string) {
   const [row] = await db.sql<{ status: string; error: string | null }[]>`
     select status, error from public.recordings where id = ${id}`;
-  return row;
+  return row ? { status: row.status, error: row.error } : undefined;
 }
 
-Deno.test("retention deletes old ready and failed recordings and fails abandoned uploads", async () => {
+Deno.test("retention deletes old ready and failed recordings and removes abandoned uploads", async () => {
   await withFixture(async (fixture) => {
     const { db, gcs, storage } = fixture;
     const oldReady = await addRecording(fixture, { status: "ready", ageDays: 91 });
@@ -90,8 +91,6 @@ Deno.test("retention deletes old ready and failed recordings and fails abandoned
       ageDays: 200,
     });
     const recentReady = await addRecording(fixture, { status: "ready", ageDays: 89 });
-    const oldFailed = await addRecording(fixture, { status: "failed", ageDays: 95 });
-    gcs.objects.delete(oldFailed.objectPath!); // already gone from the bucket: fine
     const oldFailedEgress = await addRecording(fixture, {
       source: "egress",
       status: "failed",
@@ -103,37 +102,67 @@ Deno.test("retention deletes old ready and failed recordings and fails abandoned
       status: "recording",
       ageDays: 150,
     });
+    // Uploads not completed within a day go, object and row, whether or not they were PUT,
+    // and so do uploads an earlier version of the sweep only marked failed.
     const abandoned = await addRecording(fixture, { status: "uploading", ageDays: 1.5 });
+    const neverPut = await addRecording(fixture, { status: "uploading", ageDays: 3 });
+    gcs.objects.delete(neverPut.objectPath!);
+    const failedUpload = await addRecording(fixture, { status: "failed", ageDays: 95 });
     const inFlight = await addRecording(fixture, { status: "uploading", ageDays: 0.5 });
 
     const result = await applyRecordingRetention({ db, storage, now: NOW, retentionDays: 90 });
-    assert.deepEqual(result, { recordingsExpired: 4, recordingsUpdated: 1 });
+    assert.deepEqual(result, { recordingsExpired: 3, uploadsRemoved: 3 });
 
-    for (const gone of [oldReady, oldReadyEgress, oldFailed, oldFailedEgress]) {
-      assert.equal((await statusOf(db, gone.id)).status, "deleted");
+    for (const gone of [oldReady, oldReadyEgress, oldFailedEgress]) {
+      assert.equal((await statusOf(db, gone.id))?.status, "deleted");
       if (gone.objectPath) assert.equal(gcs.objects.has(gone.objectPath), false);
     }
-    assert.equal((await statusOf(db, recentReady.id)).status, "ready");
+    for (const removed of [abandoned, neverPut, failedUpload]) {
+      assert.equal(await statusOf(db, removed.id), undefined, "the row is gone");
+      assert.equal(gcs.objects.has(removed.objectPath!), false, "the object is gone");
+    }
+    assert.equal((await statusOf(db, recentReady.id))?.status, "ready");
     assert.ok(gcs.objects.has(recentReady.objectPath!));
-    assert.equal((await statusOf(db, stuckEgress.id)).status, "recording");
+    assert.equal((await statusOf(db, stuckEgress.id))?.status, "recording");
     assert.ok(gcs.objects.has(stuckEgress.objectPath!), "LiveKit may still be writing it");
-    assert.deepEqual(await statusOf(db, abandoned.id), {
-      status: "failed",
-      error: UPLOAD_EXPIRED_ERROR,
-    });
-    assert.equal((await statusOf(db, inFlight.id)).status, "uploading");
+    assert.equal((await statusOf(db, inFlight.id))?.status, "uploading");
+    assert.ok(gcs.objects.has(inFlight.objectPath!));
 
     // A second run finds nothing more to do.
     assert.deepEqual(await applyRecordingRetention({ db, storage, now: NOW, retentionDays: 90 }), {
       recordingsExpired: 0,
-      recordingsUpdated: 0,
+      uploadsRemoved: 0,
     });
     // A shorter retention reaches the recent one.
     assert.deepEqual(await applyRecordingRetention({ db, storage, now: NOW, retentionDays: 30 }), {
       recordingsExpired: 1,
-      recordingsUpdated: 0,
+      uploadsRemoved: 0,
     });
     assert.equal(gcs.objects.has(recentReady.objectPath!), false);
+  });
+});
+
+Deno.test("an abandoned upload whose object cannot be deleted yet fails, then goes next time", async () => {
+  await withFixture(async (fixture) => {
+    const { db, gcs, storage } = fixture;
+    const abandoned = await addRecording(fixture, { status: "uploading", ageDays: 2 });
+    gcs.mode = "fail";
+    assert.deepEqual(await applyRecordingRetention({ db, storage, now: NOW, retentionDays: 90 }), {
+      recordingsExpired: 0,
+      uploadsRemoved: 0,
+    });
+    assert.deepEqual(await statusOf(db, abandoned.id), {
+      status: "failed",
+      error: UPLOAD_EXPIRED_ERROR,
+    }, "no longer completable, and kept while its object stays");
+    assert.ok(gcs.objects.has(abandoned.objectPath!));
+    gcs.mode = "ok";
+    assert.deepEqual(await applyRecordingRetention({ db, storage, now: NOW, retentionDays: 90 }), {
+      recordingsExpired: 0,
+      uploadsRemoved: 1,
+    });
+    assert.equal(await statusOf(db, abandoned.id), undefined);
+    assert.equal(gcs.objects.has(abandoned.objectPath!), false);
   });
 });
 
@@ -158,13 +187,13 @@ Deno.test("retention keeps a recording whose object cannot be deleted yet, and s
       retentionDays: 90,
       log,
     });
-    assert.deepEqual(down, { recordingsExpired: 1, recordingsUpdated: 0 });
+    assert.deepEqual(down, { recordingsExpired: 1, uploadsRemoved: 0 });
     assert.equal(
-      (await statusOf(db, old.id)).status,
+      (await statusOf(db, old.id))?.status,
       "ready",
       "not deleted while its object stays",
     );
-    assert.equal((await statusOf(db, noObject.id)).status, "deleted");
+    assert.equal((await statusOf(db, noObject.id))?.status, "deleted");
     assert.equal(lines.length, 1);
     assert.equal(lines[0].level, "warn");
     assert.equal(lines[0].kept, 1);
@@ -176,12 +205,12 @@ Deno.test("retention keeps a recording whose object cannot be deleted yet, and s
       now: NOW,
       retentionDays: 90,
     });
-    assert.deepEqual(unconfigured, { recordingsExpired: 0, recordingsUpdated: 0 });
+    assert.deepEqual(unconfigured, { recordingsExpired: 0, uploadsRemoved: 0 });
 
     gcs.mode = "ok";
     const back = await applyRecordingRetention({ db, storage, now: NOW, retentionDays: 90 });
-    assert.deepEqual(back, { recordingsExpired: 1, recordingsUpdated: 0 });
-    assert.equal((await statusOf(db, old.id)).status, "deleted");
+    assert.deepEqual(back, { recordingsExpired: 1, uploadsRemoved: 0 });
+    assert.equal((await statusOf(db, old.id))?.status, "deleted");
     assert.equal(gcs.objects.has(old.objectPath!), false);
   });
 });
@@ -204,7 +233,7 @@ Deno.test("a completed upload queues one recording-ready email per guardian who 
       clock,
       logSink: () => {},
     };
-    const sign = createSignUploadUrlHandler(common);
+    const sign = createSignUploadUrlHandler({ ...common, quotaBytesPerDay: 5_368_709_120 });
     const complete = createCompleteUploadHandler({
       ...common,
       drain: {

@@ -1,7 +1,9 @@
 /** What `shared/recordings.ts` decides alone: object names, file names, what may be deleted. */
 import assert from "node:assert/strict";
+import { readEgress } from "../../shared/egress.ts";
 import {
   isInProgress,
+  isSafeObjectPath,
   recordingContentDisposition,
   type RecordingDetail,
   uploadObjectName,
@@ -33,6 +35,47 @@ Deno.test("uploads are named by the server from ids only", () => {
     uploadObjectName({ streamerId: "s", sessionId: "t", recordingId: "r" }, "webm"),
     "uploads/s/t/r.webm",
   );
+});
+
+Deno.test("object paths with a . or .. segment are not safe, and never become upload names", () => {
+  for (const path of ["uploads/s/t/r.mp4", "recordings/a/s/1.mp4", "a/..b/c", "a/b../c.mp4"]) {
+    assert.ok(isSafeObjectPath(path), path);
+  }
+  for (
+    const path of [
+      "",
+      ".",
+      "..",
+      "recordings/A/S/../../../recordings/B/S/x.mp4",
+      "recordings/A/S/./x.mp4",
+      "../x.mp4",
+      "recordings/A/S/..",
+    ]
+  ) {
+    assert.equal(isSafeObjectPath(path), false, path);
+  }
+  assert.throws(() =>
+    uploadObjectName({ streamerId: "s", sessionId: "..", recordingId: "r" }, "mp4")
+  );
+});
+
+Deno.test("an egress report's path with a dot segment is not taken, whatever form it comes in", () => {
+  const prefix = "recordings/aaaa/ssss/";
+  const escape = `${prefix}../../../recordings/bbbb/tttt/x.mp4`;
+  const report = (file: Record<string, string>) =>
+    readEgress({ egressId: "EG_1", status: "EGRESS_COMPLETE", fileResults: [file] }, {
+      bucket: "bkt",
+    });
+  assert.equal(report({ filename: `${prefix}1.mp4` }).objectPath, `${prefix}1.mp4`);
+  assert.equal(report({ filename: escape }).objectPath, null);
+  assert.equal(report({ filename: `${prefix}./1.mp4` }).objectPath, null);
+  assert.equal(report({ location: `gs://bkt/${escape}` }).objectPath, null);
+  assert.equal(
+    report({ location: `https://storage.googleapis.com/bkt/${prefix}%2E%2E/x.mp4` }).objectPath,
+    null,
+  );
+  // The rest of the report still counts: the recording is ready, only its path is ignored.
+  assert.equal(report({ filename: escape }).status, "ready");
 });
 
 Deno.test("a download is named after the session's title and day", () => {

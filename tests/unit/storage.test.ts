@@ -34,7 +34,7 @@ async function status(response: Promise<Response>): Promise<[number, string]> {
   return [answered.status, /<Code>(\w+)<\/Code>/.exec(text)?.[1] ?? ""];
 }
 
-Deno.test("a signed upload binds method, path, type and exact size, and lives 15 minutes", async () => {
+Deno.test("a signed upload binds method, path, type and exact size, creates only, and lives 15 minutes", async () => {
   await withStorage(async (gcs, storage) => {
     const now = new Date();
     const upload = await storage.signUpload(NAME, { contentType: "video/mp4", sizeBytes: 5, now });
@@ -45,11 +45,12 @@ Deno.test("a signed upload binds method, path, type and exact size, and lives 15
     assert.equal(url.searchParams.get("X-Goog-Expires"), "900");
     assert.equal(
       url.searchParams.get("X-Goog-SignedHeaders"),
-      "content-type;host;x-goog-content-length-range",
+      "content-type;host;x-goog-content-length-range;x-goog-if-generation-match",
     );
     assert.deepEqual(upload.headers, {
       "content-type": "video/mp4",
       "x-goog-content-length-range": "5,5",
+      "x-goog-if-generation-match": "0",
     });
     assert.equal(upload.method, "PUT");
     assert.equal(upload.expiresAt.getTime(), Math.floor(now.getTime() / 1000) * 1000 + 900_000);
@@ -87,6 +88,26 @@ Deno.test("a signed upload binds method, path, type and exact size, and lives 15
     ]);
     const unsigned = upload.url.split("?")[0];
     assert.deepEqual(await status(put(unsigned, upload.headers, body)), [403, "AccessDenied"]);
+
+    // Write once: the same URL again cannot replace the bytes, with or without the condition.
+    const generation = gcs.objects.get(NAME)!.generation;
+    const replacement = new Uint8Array([9, 9, 9, 9, 9]);
+    assert.deepEqual(await status(put(upload.url, upload.headers, replacement)), [
+      412,
+      "PreconditionFailed",
+    ]);
+    const { "x-goog-if-generation-match": _, ...unconditional } = upload.headers;
+    assert.deepEqual(await status(put(upload.url, unconditional, replacement)), [
+      403,
+      "SignatureDoesNotMatch",
+    ]);
+    const current = { ...upload.headers, "x-goog-if-generation-match": generation };
+    assert.deepEqual(await status(put(upload.url, current, replacement)), [
+      403,
+      "SignatureDoesNotMatch",
+    ]);
+    assert.deepEqual(gcs.objects.get(NAME)?.data, body);
+    assert.equal(gcs.objects.get(NAME)?.generation, generation);
 
     gcs.advance(901);
     assert.deepEqual(await status(put(upload.url, upload.headers, body)), [400, "ExpiredToken"]);
@@ -195,4 +216,49 @@ Deno.test("an assertion signed by another key gets no token, so the JSON API ref
     await impostor.close();
     await gcs.close();
   }
+});
+
+Deno.test("names with a dot segment are never signed or sent to GCS", async () => {
+  await withStorage(async (gcs, storage) => {
+    const now = new Date();
+    for (
+      const name of [
+        "uploads/a/../b/r.mp4",
+        "recordings/a/s/./r.mp4",
+        "../r.mp4",
+        "recordings/a/s/..",
+      ]
+    ) {
+      await assert.rejects(
+        storage.signUpload(name, { contentType: "video/mp4", sizeBytes: 1, now }),
+      );
+      await assert.rejects(storage.signDownload(name, { now, expiresAt: new Date(+now + 60_000) }));
+      await assert.rejects(storage.stat(name));
+      await assert.rejects(storage.remove(name));
+    }
+    assert.deepEqual(gcs.requests, []);
+  });
+});
+
+Deno.test("if-generation-match 0 means no live object: after a deletion the URL creates again", async () => {
+  await withStorage(async (gcs, storage) => {
+    const now = new Date();
+    const upload = await storage.signUpload(NAME, { contentType: "video/mp4", sizeBytes: 2, now });
+    assert.deepEqual(await status(put(upload.url, upload.headers, new Uint8Array([1, 2]))), [
+      200,
+      "",
+    ]);
+    assert.deepEqual(await status(put(upload.url, upload.headers, new Uint8Array([3, 4]))), [
+      412,
+      "PreconditionFailed",
+    ]);
+    assert.equal(await storage.remove(NAME), true);
+    // As in GCS: the condition is about the live object, so within the URL's 15 minutes a
+    // deleted upload can be written again (the bucket's lifecycle rule removes such orphans).
+    assert.deepEqual(await status(put(upload.url, upload.headers, new Uint8Array([5, 6]))), [
+      200,
+      "",
+    ]);
+    assert.deepEqual(gcs.objects.get(NAME)?.data, new Uint8Array([5, 6]));
+  });
 });

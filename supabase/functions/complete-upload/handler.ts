@@ -97,19 +97,29 @@ export function createCompleteUploadHandler(options: CompleteUploadOptions) {
         }
 
         const now = clock.now();
-        const { row: completed, changed } = await db.asUser(user, async (tx) => {
+        // As service_role, so only the checks written here decide: the caller's own upload,
+        // still uploading, with the announced size. The Data API cannot make a row ready.
+        const { row: completed, changed } = await db.asService(async (tx) => {
           // Queued before the lookup that follows it.
           const completing = tx`
             update public.recordings
                set status = 'ready', size_bytes = ${found.sizeBytes}, ready_at = ${now},
                    updated_at = ${now}
-             where id = ${recordingId} and status = 'uploading'`.execute();
+             where id = ${recordingId} and streamer_id = ${user.sub} and source = 'upload'
+               and status = 'uploading' and expected_size_bytes = ${found.sizeBytes}`.execute();
           const [result, row] = await Promise.all([completing, findRecording(tx, recordingId)]);
           return { row, changed: result.count === 1 };
         });
-        // Deleted meanwhile (by the streamer or a guardian): it is gone either way.
-        if (!completed || completed.status === "deleted") {
+        // Deleted meanwhile (by the family, or by reconcile's sweep): it is gone either way.
+        if (!completed || completed.streamer_id !== user.sub || completed.status === "deleted") {
           throw recordingNotFound();
+        }
+        // Failed meanwhile (reconcile's sweep of uploads not completed within a day).
+        if (completed.status !== "ready") {
+          throw conflict(
+            "upload_incomplete",
+            "This upload can no longer be completed; sign a new upload URL and upload the file again.",
+          );
         }
         // This call made it ready, so the trigger queued its emails in the same commit.
         if (changed) options.drain?.request(context.log);

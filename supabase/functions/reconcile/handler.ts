@@ -3,8 +3,9 @@
  * Sessions never live after 10 minutes end as `abandoned`; sessions whose room no longer
  * exists in LiveKit end; recordings stuck in pending, recording or processing are refreshed
  * from LiveKit's egress list; rooms of ended sessions that still exist are deleted; and
- * recording retention is applied. Each session is healed in its own transaction under its row
- * lock, the same lock the webhook takes, so the two never fight.
+ * recording retention is applied (uploads not completed within a day are removed, object and
+ * row). Each session is healed in its own transaction under its row lock, the same lock the
+ * webhook takes, so the two never fight.
  */
 import { z } from "zod";
 import { type TokenVerifier, withService } from "../../../shared/auth.ts";
@@ -32,10 +33,10 @@ const WEBHOOK_LEDGER_DAYS = 30;
 /** A recording not updated by webhooks for this long is refreshed from ListEgress. */
 const STUCK_AFTER_SECONDS = 5 * 60;
 
-/** What retention did (issue 5's `applyRecordingRetention`). */
+/** What retention did (`applyRecordingRetention` in shared/recording_retention.ts). */
 export interface RetentionResult {
   recordingsExpired: number;
-  recordingsUpdated: number;
+  uploadsRemoved: number;
 }
 
 /** Options of {@linkcode createReconcileHandler}. */
@@ -43,7 +44,10 @@ export interface ReconcileOptions {
   db: Database;
   verifier: TokenVerifier;
   livekit: LiveKitSettings;
-  /** Applies recording retention (expired recordings, abandoned uploads). */
+  /**
+   * Applies recording retention (expired recordings, abandoned uploads). Both kinds of removal
+   * are reported as `recordingsExpired`: an upload not completed within a day has expired too.
+   */
   retention?: (now: Date) => Promise<RetentionResult>;
   bucket?: string;
   cors: CorsOptions;
@@ -195,18 +199,17 @@ export function createReconcileHandler(options: ReconcileOptions) {
         const sessionsAbandoned = await abandonStale(now);
         const retention = options.retention
           ? await options.retention(now)
-          : { recordingsExpired: 0, recordingsUpdated: 0 };
+          : { recordingsExpired: 0, uploadsRemoved: 0 };
         const rooms = await listRoomNames(livekit);
         const roomless = await endRoomless(now, rooms);
-        const recordingsUpdated = retention.recordingsUpdated +
-          await refreshStuckRecordings(now);
+        const recordingsUpdated = await refreshStuckRecordings(now);
         await deleteEndedRooms(rooms, context.log);
         await purgeExpired(now);
         const result = {
           sessionsEnded: roomless.ended,
           sessionsAbandoned: sessionsAbandoned + roomless.abandoned,
           recordingsUpdated,
-          recordingsExpired: retention.recordingsExpired,
+          recordingsExpired: retention.recordingsExpired + retention.uploadsRemoved,
         };
         context.annotate(result);
         return json(result);

@@ -31,7 +31,10 @@ const Query = z.strictObject({
   link: z.string().min(1).max(4096).optional(),
 });
 
+/** A signed-in user: 120 a minute. */
 const LIMIT = { name: "recording-url", limit: 120, windowSeconds: 60 };
+/** A recording link (a guardian's, for one recording): 30 a minute, however it is presented. */
+const LINK_LIMIT = { name: "recording-url-link", limit: 30, windowSeconds: 60 };
 
 /** Options of {@linkcode createRecordingUrlHandler}. */
 export interface RecordingUrlOptions {
@@ -61,6 +64,9 @@ export function createRecordingUrlHandler(options: RecordingUrlOptions) {
   ): Promise<Access> {
     const link = await options.links.verify(token, "recording");
     context.annotate({ guardianId: link.guardianId });
+    // Counted once the link is ours (signature, type, expiry), before the database is asked
+    // whether its guardian and recording still stand: a leaked link cannot hammer either.
+    await enforceRateLimit(db, LINK_LIMIT, `${link.guardianId}:${link.objectId}`, clock);
     // The link works while its guardian is active and the recording is theirs to see.
     const recording = await db.asService(async (tx) => {
       const [guardian] = await tx<{ streamer_id: string }[]>`
@@ -71,7 +77,6 @@ export function createRecordingUrlHandler(options: RecordingUrlOptions) {
       return found?.streamer_id === guardian.streamer_id ? found : undefined;
     });
     if (!recording || recording.status === "deleted") throw invalidLink();
-    await enforceRateLimit(db, LIMIT, `link:${link.guardianId}`, clock);
     return { recording, notAfter: link.expiresAt };
   }
 

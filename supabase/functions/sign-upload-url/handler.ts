@@ -2,7 +2,10 @@
  * `POST sign-upload-url`: the streamer announces a recording of their session made on the
  * headset, gets an `uploading` recording and a V4 signed `PUT` URL, valid 15 minutes, that
  * binds the content type and the exact size. The object name is the server's:
- * `uploads/{streamerId}/{sessionId}/{recordingId}.{ext}`.
+ * `uploads/{streamerId}/{sessionId}/{recordingId}.{ext}`. The URL only creates the object
+ * (`x-goog-if-generation-match: 0`), and a streamer's signed sizes stay within
+ * `UPLOAD_QUOTA_BYTES_PER_DAY` per rolling 24 hours (`private.start_upload`), else
+ * `429 rate_limited` with `Retry-After`.
  */
 import { z } from "zod";
 import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
@@ -16,11 +19,13 @@ import type { LogSink } from "../../../shared/log.ts";
 import { enforceRateLimit } from "../../../shared/rate_limit.ts";
 import {
   MAX_UPLOAD_BYTES,
+  recordingFromJson,
+  type RecordingJson,
   requireStorage,
   UPLOAD_EXTENSIONS,
   uploadObjectName,
 } from "../../../shared/recordings.ts";
-import { type RecordingRow, sessionNotFound, toRecording } from "../../../shared/sessions.ts";
+import { findSession, sessionNotFound, toRecording } from "../../../shared/sessions.ts";
 import type { ObjectStorage } from "../../../shared/storage.ts";
 
 const Body = z.strictObject({
@@ -32,6 +37,24 @@ const Body = z.strictObject({
 /** Each call creates a row and a credential: a streamer gets 30 a minute. */
 const LIMIT = { name: "sign-upload-url", limit: 30, windowSeconds: 60 };
 
+/** What `private.start_upload` answers. */
+interface StartUpload {
+  outcome: "created" | "not_found" | "quota_exceeded";
+  retry_after_seconds: number;
+  recording: RecordingJson | null;
+}
+
+/** The `429` of an upload over the rolling 24-hour quota, with `Retry-After`. */
+function uploadQuotaExceeded(quotaBytes: number, retryAfterSeconds: number): HttpError {
+  const retryAfter = Math.max(1, retryAfterSeconds);
+  return new HttpError(
+    429,
+    "rate_limited",
+    `Uploads are limited to ${quotaBytes} bytes a day per streamer; this one fits again in ${retryAfter} seconds.`,
+    { headers: { "retry-after": String(retryAfter) } },
+  );
+}
+
 /** Options of {@linkcode createSignUploadUrlHandler}. */
 export interface SignUploadUrlOptions {
   db: Database;
@@ -40,6 +63,8 @@ export interface SignUploadUrlOptions {
   storage: ObjectStorage | undefined;
   cors: CorsOptions;
   clock: Clock;
+  /** Signed upload size a streamer may have per rolling 24 hours (`UPLOAD_QUOTA_BYTES_PER_DAY`). */
+  quotaBytesPerDay: number;
   logSink?: LogSink;
 }
 
@@ -90,27 +115,25 @@ export function createSignUploadUrlHandler(options: SignUploadUrlOptions) {
           now,
         });
 
-        const recording = await db.asUser(user, async (tx) => {
-          const [created] = await tx<RecordingRow[]>`
-          insert into public.recordings
-            (id, session_id, streamer_id, source, status, object_path, content_type,
-             expected_size_bytes, created_at, updated_at)
-          select ${recordingId}, s.id, s.streamer_id, 'upload', 'uploading', ${objectName},
-                 ${contentType}, ${input.sizeBytes}, ${now}, ${now}
-            from public.stream_sessions s
-           where s.id = ${input.sessionId} and s.streamer_id = ${user.sub}
-          returning id, session_id, streamer_id, source, status, content_type, size_bytes,
-                    duration_seconds, created_at, ready_at, error, object_path`;
-          if (created) return created;
-          const [session] = await tx<{ id: string }[]>`
-          select id from public.stream_sessions where id = ${input.sessionId}`;
-          if (!session) {
-            throw sessionNotFound();
-          }
-          throw forbidden(
-            "Only the streamer can upload a recording of their session.",
-          );
-        });
+        // The row, as service_role, only for the session's own streamer and within the quota.
+        const [started] = await db.sql<StartUpload[]>`
+          select outcome, retry_after_seconds, recording
+            from private.start_upload(
+              p_streamer_id => ${user.sub}, p_session_id => ${input.sessionId},
+              p_recording_id => ${recordingId}, p_object_path => ${objectName},
+              p_content_type => ${contentType}, p_size_bytes => ${input.sizeBytes},
+              p_quota_bytes => ${options.quotaBytesPerDay}, p_now => ${now})`;
+        if (started.outcome === "quota_exceeded") {
+          throw uploadQuotaExceeded(options.quotaBytesPerDay, started.retry_after_seconds);
+        }
+        if (started.outcome === "not_found") {
+          // Not theirs: a guardian who can see the session may not upload to it (403); anyone
+          // else must not learn that it exists (404).
+          const visible = await db.asUser(user, (tx) => findSession(tx, input.sessionId));
+          if (!visible) throw sessionNotFound();
+          throw forbidden("Only the streamer can upload a recording of their session.");
+        }
+        const recording = recordingFromJson(started.recording!);
 
         return json(
           {

@@ -9,6 +9,7 @@ import {
   observabilityEnv,
   parseConfig,
   storageEnv,
+  uploadQuotaEnv,
 } from "../../../shared/env.ts";
 import { getObjectStorage } from "../../../shared/storage.ts";
 import { createSignUploadUrlHandler } from "./handler.ts";
@@ -19,6 +20,7 @@ const config = parseConfig({
   auth: authEnv,
   cors: corsEnv,
   storage: storageEnv,
+  uploads: uploadQuotaEnv,
 });
 reportErrorsTo(config.observability);
 
@@ -28,6 +30,7 @@ const fetch = createSignUploadUrlHandler({
   storage: config.storage && getObjectStorage(config.storage),
   cors: config.cors,
   clock: systemClock,
+  quotaBytesPerDay: config.uploads.quotaBytesPerDay,
 });
 
 export default { fetch } satisfies Deno.ServeDefaultExport;
