@@ -13,6 +13,7 @@ import * as databases from "../shared/db.ts";
 import { prepareDatabase } from "./database.ts";
 import { loadEnvFile } from "./env_file.ts";
 import { createMailViewer, MAIL_VIEWER_PATH } from "./mail_viewer.ts";
+import { createViewerAssets, isViewerPath } from "./viewer_assets.ts";
 import { STREAMER_A } from "./seed_ids.ts";
 
 /** The repository root, with a trailing separator. */
@@ -78,6 +79,8 @@ export interface Stack {
 }
 
 type FetchHandler = Deno.ServeDefaultExport["fetch"];
+
+const viewerAssets = createViewerAssets();
 
 /** The mailbox of captured emails (`dev/mail_viewer.ts`). */
 type MailViewer = (request: Request) => Promise<Response>;
@@ -182,6 +185,8 @@ async function route(
   mail?: MailViewer,
 ): Promise<Response> {
   const { pathname } = new URL(request.url);
+  // The web viewer's static page (`dev/viewer_assets.ts`), built on demand.
+  if (isViewerPath(pathname)) return await viewerAssets(request);
   if (mail && (pathname === MAIL_VIEWER_PATH || pathname.startsWith(`${MAIL_VIEWER_PATH}/`))) {
     return await mail(request).catch(() =>
       new Response("Cannot read the captured emails.\n", { status: 500 })
