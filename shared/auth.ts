@@ -16,7 +16,7 @@ import {
 } from "jose";
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
-import { HttpError, unauthorized } from "./errors.ts";
+import { forbidden, HttpError, unauthorized } from "./errors.ts";
 import type { Handler, RequestContext } from "./http.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -32,6 +32,8 @@ export interface UserClaims extends JWTPayload {
   role: "authenticated";
   aud: string | string[];
   email?: string;
+  /** Set by Supabase Auth for anonymous sign-ins; such users may do nothing here. */
+  is_anonymous?: boolean;
 }
 
 /** Options of {@linkcode createTokenVerifier}. */
@@ -53,7 +55,10 @@ export interface TokenVerifierOptions {
 
 /** Verifies bearer tokens of users and of the service caller. */
 export interface TokenVerifier {
-  /** A user's access token, or `401 unauthorized`. */
+  /**
+   * A user's access token, or `401 unauthorized`; `403 forbidden` for an anonymous user's
+   * (`is_anonymous: true`), who is no streamer or guardian.
+   */
   verifyUser(token: string): Promise<UserClaims>;
   /** A `service_role` JWT or the service role key, or `401 unauthorized`. */
   verifyService(token: string): Promise<void>;
@@ -156,6 +161,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   return {
     async verifyUser(token) {
+      let claims: UserClaims;
       try {
         const payload = await verifySignature(token);
         requireExpiry(payload);
@@ -166,10 +172,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
           throw new Error("the subject is not a user id");
         }
         if (payload.iss !== undefined && payload.iss !== issuer) throw new Error("wrong issuer");
-        return payload as UserClaims;
+        claims = payload as UserClaims;
       } catch {
         throw withChallenge(unauthorized("The access token is missing, invalid or expired."));
       }
+      // Only after the signature: an unsigned claim decides nothing. Anything but false or
+      // absent counts as anonymous.
+      if (claims.is_anonymous !== undefined && claims.is_anonymous !== false) {
+        throw forbidden("Anonymous accounts cannot stream or watch; sign in with an account.");
+      }
+      return claims;
     },
     async verifyService(token) {
       if (options.serviceRoleKey && constantTimeEqual(token, options.serviceRoleKey)) return;

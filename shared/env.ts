@@ -231,6 +231,17 @@ export const storageEnv = optionalGroup("storage", {
   }
 );
 
+/**
+ * Where LiveKit egress gets the bucket's credentials: `livekit` (the default) when egress has
+ * its own storage configured for the same bucket, so requests carry no credentials (LiveKit
+ * echoes requests in its webhooks); `request` to send the service-account JSON in each request.
+ */
+export const egressEnv = z.object({
+  EGRESS_STORAGE: z.enum(["livekit", "request"], {
+    error: "EGRESS_STORAGE must be livekit or request",
+  }).default("livekit"),
+}).transform((env) => ({ egressStorage: env.EGRESS_STORAGE }));
+
 /** How many days recordings are kept before retention deletes them. */
 export const recordingRetentionEnv = z.object({
   RECORDING_RETENTION_DAYS: z.coerce.number({ error: "RECORDING_RETENTION_DAYS must be a number" })

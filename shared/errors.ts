@@ -36,12 +36,33 @@ export class HttpError extends Error {
   }
 }
 
-/** `400 invalid_request` listing each failed field. */
+/** How many failed fields `invalid_request` lists before it sums up the rest. */
+export const MAX_FIELD_ISSUES = 20;
+
+/** How many characters of a path or message a failed field keeps. */
+const MAX_ISSUE_TEXT = 200;
+
+function _clip(text: string): string {
+  return text.length <= MAX_ISSUE_TEXT ? text : `${text.slice(0, MAX_ISSUE_TEXT - 1)}…`;
+}
+
+/**
+ * `400 invalid_request` listing each failed field: at most {@linkcode MAX_FIELD_ISSUES} of
+ * them, then `{ path: "", message: "and N more" }`, each path and message clipped, so that a
+ * body of thousands of unknown fields gets a short answer.
+ */
 export function invalidRequest(
   issues: FieldIssue[],
   message = "The request is not valid.",
 ): HttpError {
-  return new HttpError(400, "invalid_request", message, { details: issues });
+  const details = issues.slice(0, MAX_FIELD_ISSUES).map((issue) => ({
+    path: _clip(issue.path),
+    message: _clip(issue.message),
+  }));
+  if (issues.length > MAX_FIELD_ISSUES) {
+    details.push({ path: "", message: `and ${issues.length - MAX_FIELD_ISSUES} more` });
+  }
+  return new HttpError(400, "invalid_request", message, { details });
 }
 
 /** `401 unauthorized`. */

@@ -3,10 +3,12 @@
  * service. The identity scheme is how the webhook tells the streamer from viewers:
  *
  * - `streamer:{userId}`: the session's streamer (publisher);
- * - `guardian:{guardianId}:{random}`: a guardian watching, by account or watch link;
- * - `user:{userId}:{random}`: any other signed-in viewer.
+ * - `guardian:{guardianId}`: a guardian watching, by account or watch link alike, so each
+ *   guardian watches on one device at a time (LiveKit disconnects the older connection with
+ *   the same identity) and revoking them removes exactly them (`removeParticipant`);
+ * - `guardian:{guardianId}:{random}` and `user:{userId}:{random}`: viewer identities of older
+ *   grants, still read in webhooks.
  *
- * The random part makes each viewer connection unique, so two tabs are two viewers.
  * Anything else (egress and recorder participants) is never counted.
  */
 import {
@@ -40,20 +42,43 @@ export interface LiveKitSettings {
 /** Where egress writes recordings. */
 export interface RecordingTarget {
   bucket: string;
-  /** The service-account JSON, passed to LiveKit egress only (never to a client). */
-  credentialsJson: string;
+  /**
+   * The service-account JSON, sent in each egress request (never to a client), only when
+   * LiveKit's egress has no storage of its own (`EGRESS_STORAGE=request`). Without it, requests
+   * name only the object path, and egress writes to the bucket it is configured with. LiveKit
+   * echoes requests in its webhooks, so this is off by default.
+   */
+  credentialsJson?: string;
+}
+
+/** Where egress gets its storage credentials (`EGRESS_STORAGE`). */
+export type EgressStorage = "livekit" | "request";
+
+/** Options of {@linkcode recordingTargetOf}. */
+export interface RecordingTargetOptions {
+  /** Where egress gets its storage credentials. @default {"livekit"} */
+  egressStorage?: EgressStorage;
 }
 
 /** The recording target of a configured bucket (`storageEnv`), or undefined without one. */
 export function recordingTargetOf(
   storage: { bucket: string; credentials: Record<string, unknown> } | undefined,
+  options: RecordingTargetOptions = {},
 ): RecordingTarget | undefined {
-  return storage &&
-    { bucket: storage.bucket, credentialsJson: JSON.stringify(storage.credentials) };
+  if (!storage) return undefined;
+  return (options.egressStorage ?? "livekit") === "request"
+    ? { bucket: storage.bucket, credentialsJson: JSON.stringify(storage.credentials) }
+    : { bucket: storage.bucket };
 }
 
-/** How long a grant lives; `livekit-token` refreshes it. */
-export const GRANT_TTL_SECONDS = 15 * 60;
+/** How long the streamer's publisher grant lives; `livekit-token` refreshes it. */
+export const PUBLISHER_GRANT_TTL_SECONDS = 15 * 60;
+
+/**
+ * How long a viewer grant lives. LiveKit checks expiry only when joining, so this bounds how
+ * long a grant handed out before a revocation can still be used to join.
+ */
+export const VIEWER_GRANT_TTL_SECONDS = 5 * 60;
 
 /** The LiveKit grant object of the contract. */
 export interface LiveKitGrant {
@@ -74,7 +99,7 @@ export type ParticipantIdentity =
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const STREAMER = new RegExp(`^streamer:(${UUID})$`);
-const GUARDIAN = new RegExp(`^guardian:(${UUID}):[A-Za-z0-9]+$`);
+const GUARDIAN = new RegExp(`^guardian:(${UUID})(?::[A-Za-z0-9]+)?$`);
 const USER = new RegExp(`^user:(${UUID}):[A-Za-z0-9]+$`);
 
 /** The room of a session. */
@@ -87,12 +112,9 @@ export function streamerIdentity(userId: string): string {
   return `streamer:${userId}`;
 }
 
-/** A viewer identity unique to this connection. */
-export function viewerIdentity(viewer: { guardianId: string } | { userId: string }): string {
-  const suffix = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-  return "guardianId" in viewer
-    ? `guardian:${viewer.guardianId}:${suffix}`
-    : `user:${viewer.userId}:${suffix}`;
+/** A guardian's viewer identity, the same whichever door (account or watch link) they used. */
+export function guardianIdentity(guardianId: string): string {
+  return `guardian:${guardianId}`;
 }
 
 /** Classifies a participant identity (see the module's documentation). */
@@ -125,10 +147,11 @@ export async function issueGrant(
   settings: LiveKitSettings,
   options: GrantOptions,
 ): Promise<LiveKitGrant> {
+  const ttl = options.publisher ? PUBLISHER_GRANT_TTL_SECONDS : VIEWER_GRANT_TTL_SECONDS;
   const token = new AccessToken(settings.apiKey, settings.apiSecret, {
     identity: options.identity,
     name: options.name,
-    ttl: GRANT_TTL_SECONDS,
+    ttl,
   });
   token.addGrant({
     room: options.roomName,
@@ -144,7 +167,7 @@ export async function issueGrant(
     token: await token.toJwt(),
     roomName: options.roomName,
     identity: options.identity,
-    expiresAt: new Date(options.clock.now().getTime() + GRANT_TTL_SECONDS * 1000).toISOString(),
+    expiresAt: new Date(options.clock.now().getTime() + ttl * 1000).toISOString(),
     canPublish: options.publisher,
   };
 }
@@ -189,11 +212,18 @@ async function roomService(settings: LiveKitSettings): Promise<RoomServiceClient
   });
 }
 
-/** An MP4 file written straight to the bucket under the session's prefix. */
+/**
+ * An MP4 file written straight to the bucket under the session's prefix: with the bucket and
+ * its credentials in the request when the target has them, else to egress's own storage.
+ */
 function fileOutput(streamerId: string, sessionId: string, target: RecordingTarget) {
+  const filepath = `${recordingPrefix(streamerId, sessionId)}{time}.mp4`;
+  if (target.credentialsJson === undefined) {
+    return new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath });
+  }
   return new EncodedFileOutput({
     fileType: EncodedFileType.MP4,
-    filepath: `${recordingPrefix(streamerId, sessionId)}{time}.mp4`,
+    filepath,
     output: {
       case: "gcp",
       value: new GCPUpload({ bucket: target.bucket, credentials: target.credentialsJson }),

@@ -3,7 +3,7 @@
  * unreachable or overloaded database becomes `503 database_unavailable`; anything else is a
  * generic 500. SQL and constraint details never reach the caller.
  */
-import { conflict, HttpError, unavailable } from "./errors.ts";
+import { conflict, HttpError, unauthorized, unavailable } from "./errors.ts";
 
 /** Constraint names of the schema that are conflicts of the contract. */
 const NAMED_CONFLICTS: Record<string, { code: string; message: string }> = {
@@ -20,6 +20,18 @@ const NAMED_CONFLICTS: Record<string, { code: string; message: string }> = {
     message: "You can have at most 10 active or pending guardians.",
   },
 };
+
+/**
+ * Foreign keys from a row the caller writes for themselves to `auth.users`: a violation means a
+ * validly signed token whose `sub` is no user (deleted, or never was), so `401 unauthorized`.
+ */
+const CALLER_IS_USER = new Set([
+  "stream_sessions_streamer_id_fkey",
+  "idempotency_keys_user_id_fkey",
+  "guardians_streamer_id_fkey",
+  "guardians_user_id_fkey",
+  "recordings_streamer_id_fkey",
+]);
 
 const CONNECTION_CODES = new Set([
   "CONNECT_TIMEOUT",
@@ -57,6 +69,9 @@ export function mapDatabaseError(error: unknown): HttpError | undefined {
   if (typeof constraint === "string" && NAMED_CONFLICTS[constraint]) {
     const named = NAMED_CONFLICTS[constraint];
     return conflict(named.code, named.message);
+  }
+  if (code === "23503" && typeof constraint === "string" && CALLER_IS_USER.has(constraint)) {
+    return unauthorized("The access token's user no longer exists.");
   }
   if (code === "23505") return conflict("conflict", "This conflicts with an existing record.");
   if (isTransient(code)) return unavailable("database", error);

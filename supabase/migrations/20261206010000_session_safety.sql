@@ -185,6 +185,10 @@ declare
   v_user uuid := (p_claims::jsonb ->> 'sub')::uuid;
   v_session private.session_listings;
 begin
+  if not exists (select 1 from auth.users u where u.id = v_user) then
+    return query select 'unknown_user', null::jsonb;
+    return;
+  end if;
   perform private.act_as_service();
   select * into v_session from private.session_by_id(p_session_id);
   if v_session.id is null or (
@@ -215,8 +219,9 @@ $$;
 
 comment on function private.user_end_session(text, uuid, timestamptz) is
   'Ends the session p_session_id for the user of p_claims, idempotently, as service_role after '
-  'explicit checks: outcome not_found (neither theirs nor of a streamer they actively guard), '
-  'forbidden (a guardian''s) or ended, with the session. Owner only.';
+  'explicit checks: outcome unknown_user (no auth.users row), not_found (neither theirs nor of '
+  'a streamer they actively guard), forbidden (a guardian''s) or ended, with the session. '
+  'Owner only.';
 
 -- livekit-token --------------------------------------------------------------------------------
 
@@ -239,7 +244,8 @@ returns table (
   retry_after_seconds integer,
   guardian_id uuid,
   guardian_name text,
-  session jsonb
+  session jsonb,
+  known_user boolean
 )
 language plpgsql
 volatile
@@ -253,6 +259,11 @@ declare
   v_session private.session_listings;
   v_guardian public.guardians;
 begin
+  -- auth.users is the owner's to read, not service_role's: checked before becoming it.
+  if not exists (select 1 from auth.users u where u.id = v_user) then
+    return query select true, 0, null::uuid, null::text, null::jsonb, false;
+    return;
+  end if;
   perform private.act_as_service();
   perform set_config('synchronous_commit', 'off', true);
   select * into v_session from private.session_by_id(p_session_id);
@@ -271,11 +282,11 @@ begin
            else p_rate_name || ':user:' || v_user end,
       p_rate_limit, p_rate_window_seconds, p_now) h;
   if not v_allowed then
-    return query select false, v_retry, null::uuid, null::text, null::jsonb;
+    return query select false, v_retry, null::uuid, null::text, null::jsonb, true;
     return;
   end if;
   return query select true, 0, v_guardian.id, v_guardian.name,
-    case when v_session.id is null then null else to_jsonb(v_session) end;
+    case when v_session.id is null then null else to_jsonb(v_session) end, true;
 end
 $$;
 
@@ -283,7 +294,8 @@ comment on function private.user_session_access(text, uuid, text, integer, integ
   'livekit-token for the user of p_claims: counts a rate-limit hit in '
   'p_rate_name:guardian:{guardianId} for an active guardian of the session''s streamer, else in '
   'p_rate_name:user:{userId}; when allowed, the session (null unless it is theirs or they '
-  'actively guard its streamer) and the guardianship. Reads as service_role. Owner only.';
+  'actively guard its streamer) and the guardianship, or known_user false when no auth.users '
+  'row has their id. Reads as service_role. Owner only.';
 
 revoke all on function private.user_session_access(text, uuid, text, integer, integer, timestamptz)
   from public;

@@ -9,7 +9,7 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import { claimsParameter, type Database } from "../../../shared/db.ts";
-import { forbidden } from "../../../shared/errors.ts";
+import { forbidden, unauthorized } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import { deleteSessionRoom, type LiveKitSettings } from "../../../shared/livekit.ts";
 import { describeError, type LogSink } from "../../../shared/log.ts";
@@ -23,7 +23,7 @@ import {
 const Body = z.strictObject({ sessionId: z.uuid() });
 
 /** What `private.user_end_session` did. */
-type Outcome = "not_found" | "forbidden" | "ended";
+type Outcome = "unknown_user" | "not_found" | "forbidden" | "ended";
 
 /** Options of {@linkcode createEndSessionHandler}. */
 export interface EndSessionOptions {
@@ -41,10 +41,14 @@ export function createEndSessionHandler(options: EndSessionOptions) {
   return createFunction({ name: "end-session", cors: options.cors, logSink: options.logSink }, {
     POST: withUser({ verifier: options.verifier }, async (request, context, user) => {
       const { sessionId } = await readJson(request, Body);
-      // As the user, under RLS, in one statement (migration 20261201000000).
+      // The caller's checks and the write as service_role, in one statement
+      // (private.user_end_session).
       const [ended] = await db.sql<{ outcome: Outcome; session: SessionJson | null }[]>`
         select * from private.user_end_session(
           ${claimsParameter(user)}, ${sessionId}, ${clock.now()})`;
+      if (ended.outcome === "unknown_user") {
+        throw unauthorized("The access token's user no longer exists.");
+      }
       if (ended.outcome === "not_found") throw sessionNotFound();
       if (ended.outcome === "forbidden") {
         throw forbidden("Only the streamer can end their session.");

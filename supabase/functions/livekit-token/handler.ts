@@ -1,7 +1,9 @@
 /**
  * `POST livekit-token`: a grant for a session that has not ended. The owner gets a publisher
- * grant (a refresh of the one start-session gave); an active guardian with an account, or the
- * holder of a watch link, gets a subscribe-only grant with a connection-unique identity.
+ * grant (a refresh of the one start-session gave) for the session's own room; an active
+ * guardian with an account, or the holder of a watch link, gets a subscribe-only grant of five
+ * minutes as `guardian:{guardianId}`, and both doors count in that guardian's one rate-limit
+ * bucket.
  */
 import { z } from "zod";
 import { bearerToken, type TokenVerifier } from "../../../shared/auth.ts";
@@ -9,17 +11,18 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import { claimsParameter, type Database } from "../../../shared/db.ts";
-import { conflict, invalidRequest } from "../../../shared/errors.ts";
+import { conflict, invalidRequest, unauthorized } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
 import {
+  guardianIdentity,
   issueGrant,
   type LiveKitSettings,
+  roomNameFor,
   streamerIdentity,
-  viewerIdentity,
 } from "../../../shared/livekit.ts";
 import type { LogSink } from "../../../shared/log.ts";
-import { enforceRateLimit, rateLimited, rateLimitKey } from "../../../shared/rate_limit.ts";
+import { enforceRateLimit, rateLimited } from "../../../shared/rate_limit.ts";
 import {
   sessionFromJson,
   type SessionJson,
@@ -54,6 +57,7 @@ interface Access {
   guardian_id: string | null;
   guardian_name: string | null;
   session: SessionJson | null;
+  known_user: boolean;
 }
 
 interface Viewer {
@@ -69,10 +73,11 @@ export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
 
   async function byLink(token: string): Promise<Viewer> {
     const { guardian, session } = await resolveWatchLink(db, options.links, token);
-    await enforceRateLimit(db, LIMIT, `link:${guardian.id}:${session.id}`, clock);
+    // The bucket private.user_session_access counts the same guardian's account requests in.
+    await enforceRateLimit(db, LIMIT, `guardian:${guardian.id}`, clock);
     return {
       session,
-      identity: viewerIdentity({ guardianId: guardian.id }),
+      identity: guardianIdentity(guardian.id),
       name: guardian.name ?? "Guardian",
       publisher: false,
     };
@@ -83,13 +88,19 @@ export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
     if (!sessionId) {
       throw invalidRequest([{ path: "sessionId", message: "Give a sessionId or a link." }]);
     }
-    // The rate-limit hit, the session as RLS shows it to the user, and their guardianship of
-    // its streamer: one statement (migration 20261201000000).
+    // The session if it is the user's or they actively guard its streamer, that guardianship,
+    // and the rate-limit hit in the guardian's bucket (else the user's): one statement,
+    // private.user_session_access.
     const [access] = await db.sql<Access[]>`
       select * from private.user_session_access(
-        ${claimsParameter(user)}, ${sessionId}, ${rateLimitKey(LIMIT, user.sub)},
-        ${LIMIT.limit}, ${LIMIT.windowSeconds}, ${clock.now()})`;
+        p_claims => ${claimsParameter(user)},
+        p_session_id => ${sessionId},
+        p_rate_name => ${LIMIT.name},
+        p_rate_limit => ${LIMIT.limit},
+        p_rate_window_seconds => ${LIMIT.windowSeconds},
+        p_now => ${clock.now()})`;
     if (!access.allowed) throw rateLimited(LIMIT, access.retry_after_seconds);
+    if (!access.known_user) throw unauthorized("The access token's user no longer exists.");
     if (!access.session) throw sessionNotFound();
     const session = sessionFromJson(access.session);
     if (session.streamer_id === user.sub) {
@@ -98,7 +109,7 @@ export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
     if (!access.guardian_id) throw sessionNotFound();
     return {
       session,
-      identity: viewerIdentity({ guardianId: access.guardian_id }),
+      identity: guardianIdentity(access.guardian_id),
       name: access.guardian_name ?? "Guardian",
       publisher: false,
     };
@@ -116,8 +127,10 @@ export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
           `This session ended at ${viewer.session.ended_at?.toISOString()}.`,
         );
       }
+      // The room is derived from the session's id, never read from its row: publishing is
+      // only ever granted in the room start-session created.
       const livekit = await issueGrant(options.livekit, {
-        roomName: viewer.session.room_name,
+        roomName: roomNameFor(viewer.session.id),
         identity: viewer.identity,
         name: viewer.name,
         publisher: viewer.publisher,

@@ -4,7 +4,8 @@
  * the event id is claimed in the ledger, its effects apply under the session's row lock, and
  * the ledger records the outcome (`private.webhook_apply`).
  * A duplicate id changes nothing. LiveKit retries only on 5xx, so transient failures are 503
- * and bad input is 4xx.
+ * and bad input is 4xx: a field too large for the database is `400` (payload.ts). Key material
+ * an event echoes (egress storage credentials) is removed before it is stored or logged.
  */
 import { WebhookReceiver } from "livekit-server-sdk";
 import type postgres from "postgres";
@@ -12,7 +13,7 @@ import { readText, WEBHOOK_BODY_LIMIT } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { HttpError, unavailable } from "../../../shared/errors.ts";
+import { HttpError, invalidRequest, unavailable } from "../../../shared/errors.ts";
 import { createFunction, json, toHttpError } from "../../../shared/http.ts";
 import type { LiveKitSettings, RecordingTarget } from "../../../shared/livekit.ts";
 import { describeError, type Logger, type LogSink } from "../../../shared/log.ts";
@@ -20,6 +21,7 @@ import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { DISPATCH, type WebhookEventName } from "./dispatch.ts";
 import type { EventJson } from "./events/types.ts";
 import { lockSession } from "../../../shared/session_state.ts";
+import { oversizedFields, withoutSecrets } from "./payload.ts";
 
 /** Options of {@linkcode createWebhookHandler}. */
 export interface WebhookOptions {
@@ -154,7 +156,17 @@ export function createWebhookHandler(options: WebhookOptions) {
   }, {
     async POST(request, context) {
       const body = await readText(request, WEBHOOK_BODY_LIMIT);
-      const event = await verify(body, request.headers.get("authorization"), context.log);
+      const event = withoutSecrets(
+        await verify(body, request.headers.get("authorization"), context.log),
+      );
+      const oversized = oversizedFields(event);
+      if (oversized.length > 0) {
+        context.log.warn("signed event with oversized fields", {
+          event: event.event?.slice(0, 64),
+          fields: oversized.slice(0, 5).map((issue) => issue.path),
+        });
+        throw invalidRequest(oversized, "The event has fields too large to keep.");
+      }
       if (!event.id || !event.event) {
         context.log.warn("signed event without id or name", {
           event: event.event,

@@ -6,6 +6,7 @@ import {
   authEnv,
   corsEnv,
   databaseEnv,
+  egressEnv,
   functionsEnv,
   livekitRequiredEnv,
   observabilityEnv,
@@ -21,6 +22,7 @@ const config = parseConfig({
   cors: corsEnv,
   livekit: livekitRequiredEnv,
   storage: storageEnv,
+  egress: egressEnv,
   auth: authEnv,
   functions: functionsEnv,
 });
@@ -29,7 +31,7 @@ reportErrorsTo(config.observability);
 const fetch = createWebhookHandler({
   db: databaseOf(config.database),
   livekit: config.livekit,
-  recording: recordingTargetOf(config.storage),
+  recording: recordingTargetOf(config.storage, config.egress),
   drain: createDrainRequester({ ...config.functions, ...config.auth }),
   cors: config.cors,
   clock: systemClock,

@@ -1,10 +1,13 @@
 /**
  * `POST start-session`: creates a session and its LiveKit room, honouring `Idempotency-Key`.
  * The rate-limit hit, the idempotency key, the session row and (through a trigger) the pending
- * recording are written by one statement (`private.user_start_session`, as the user under
- * RLS) of a transaction that stays open while LiveKit creates the room, so a LiveKit failure
- * leaves nothing behind, and a concurrent start by the same streamer waits for it and then
- * gets `409 session_already_live`.
+ * recording are written by one statement (`private.user_start_session`, which checks the
+ * caller itself and writes as service_role) of a transaction that stays open while LiveKit
+ * creates the room, so a LiveKit failure leaves nothing behind, and a concurrent start by the
+ * same streamer waits for it and then gets `409 session_already_live`.
+ *
+ * Idempotency keys keep only successes: a replay returns the session the key's own success
+ * created for this caller, and a request that ends in a 4xx or 5xx leaves the key free.
  */
 import { z } from "zod";
 import { withUser } from "../../../shared/auth.ts";
@@ -13,7 +16,7 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import { claimsParameter, type Database } from "../../../shared/db.ts";
-import { conflict, HttpError, invalidRequest } from "../../../shared/errors.ts";
+import { conflict, HttpError, invalidRequest, unauthorized } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import {
   createSessionRoom,
@@ -26,14 +29,20 @@ import {
 import type { LogSink } from "../../../shared/log.ts";
 import { type RateLimit, rateLimited, rateLimitKey } from "../../../shared/rate_limit.ts";
 import { sessionFromJson, type SessionJson, toSession } from "../../../shared/sessions.ts";
+import { safeText } from "../../../shared/text.ts";
+
+/** A `client.*` string: as sent (not trimmed), possibly empty, on one printable line. */
+function clientText(label: string, max: number) {
+  return safeText({ label, max, min: 0, trim: false }).optional();
+}
 
 const Body = z.strictObject({
-  title: z.string().trim().min(1).max(120).optional(),
+  title: safeText({ label: "The title", max: 120 }).optional(),
   record: z.boolean().default(true),
   client: z.strictObject({
-    platform: z.string().max(40).optional(),
-    appVersion: z.string().max(40).optional(),
-    device: z.string().max(80).optional(),
+    platform: clientText("The platform", 40),
+    appVersion: clientText("The app version", 40),
+    device: clientText("The device", 80),
   }).optional(),
 });
 
@@ -44,7 +53,7 @@ const KEY_LIFETIME_MS = 24 * 3600_000;
 
 /** A row of `private.user_start_session`. */
 interface Start {
-  outcome: "rate_limited" | "key_reused" | "replay" | "already_live" | "created";
+  outcome: "rate_limited" | "unknown_user" | "key_reused" | "replay" | "already_live" | "created";
   retry_after_seconds: number;
   session: SessionJson | null;
 }
@@ -105,11 +114,19 @@ export function createStartSessionHandler(options: StartSessionOptions) {
         // After validation, so that bad requests write nothing, not even a rate-limit hit.
         const [row] = await tx<Start[]>`
           select * from private.user_start_session(
-            ${claimsParameter(user)}, ${rateLimitKey(LIMIT, user.sub)}, ${LIMIT.limit},
-            ${LIMIT.windowSeconds}, ${key ?? null}, ${hash},
-            ${new Date(now.getTime() + KEY_LIFETIME_MS)}, ${sessionId},
-            ${roomNameFor(sessionId)}, ${input.title ?? null}, ${record},
-            ${tx.json(input.client ?? {})}, ${now})`;
+            p_claims => ${claimsParameter(user)},
+            p_rate_key => ${rateLimitKey(LIMIT, user.sub)},
+            p_rate_limit => ${LIMIT.limit},
+            p_rate_window_seconds => ${LIMIT.windowSeconds},
+            p_idempotency_key => ${key ?? null},
+            p_request_hash => ${hash},
+            p_key_expires_at => ${new Date(now.getTime() + KEY_LIFETIME_MS)},
+            p_session_id => ${sessionId},
+            p_room_name => ${roomNameFor(sessionId)},
+            p_title => ${input.title ?? null},
+            p_record => ${record},
+            p_client => ${tx.json(input.client ?? {})},
+            p_now => ${now})`;
         if (row.outcome === "created") {
           await createSessionRoom(options.livekit, {
             sessionId,
@@ -122,6 +139,8 @@ export function createStartSessionHandler(options: StartSessionOptions) {
       switch (start.outcome) {
         case "rate_limited":
           throw rateLimited(LIMIT, start.retry_after_seconds);
+        case "unknown_user":
+          throw unauthorized("The access token's user no longer exists.");
         case "key_reused":
           throw conflict(
             "idempotency_key_reused",
@@ -131,14 +150,19 @@ export function createStartSessionHandler(options: StartSessionOptions) {
           throw alreadyLive(start.session?.id);
       }
       if (!start.session) {
-        // The key's session is no longer visible (deleted account data): treat as reused.
+        // The key's session is not the caller's (cannot happen: the foreign key
+        // idempotency_keys_session_owned_fkey forbids it); never replay it.
         throw conflict("idempotency_key_reused", "This Idempotency-Key can no longer be replayed.");
       }
       const session = sessionFromJson(start.session);
       const created = start.outcome === "created";
       context.annotate({ sessionId: session.id, replay: !created });
+      if (session.streamer_id !== user.sub) {
+        throw new Error(`user_start_session returned session ${session.id} of another streamer`);
+      }
+      // The room is derived from the session's id, never read from its row.
       const livekit = session.status === "ended" ? null : await issueGrant(options.livekit, {
-        roomName: session.room_name,
+        roomName: roomNameFor(session.id),
         identity: streamerIdentity(user.sub),
         publisher: true,
         clock,

@@ -7,6 +7,7 @@ import {
   authEnv,
   corsEnv,
   databaseEnv,
+  egressEnv,
   livekitRequiredEnv,
   observabilityEnv,
   parseConfig,
@@ -21,6 +22,7 @@ const config = parseConfig({
   cors: corsEnv,
   livekit: livekitRequiredEnv,
   storage: storageEnv,
+  egress: egressEnv,
 });
 reportErrorsTo(config.observability);
 
@@ -28,7 +30,7 @@ const fetch = createStartSessionHandler({
   db: databaseOf(config.database),
   verifier: createTokenVerifier(config.auth),
   livekit: config.livekit,
-  recording: recordingTargetOf(config.storage),
+  recording: recordingTargetOf(config.storage, config.egress),
   cors: config.cors,
   clock: systemClock,
 });

@@ -1,16 +1,18 @@
 /**
  * `GET streams`: the starting and live sessions the caller may see (own, and those of
  * streamers who named them an active guardian), newest first; or one session with its
- * recordings, by `?sessionId=` (signed-in) or by a watch link.
+ * recordings, by `?sessionId=` (signed-in) or by a watch link (30 requests a minute per link).
  */
 import { z } from "zod";
 import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
 import { readQuery } from "../../../shared/body.ts";
+import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
 import { createFunction, json } from "../../../shared/http.ts";
 import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
 import type { LogSink } from "../../../shared/log.ts";
+import { enforceRateLimit, type RateLimit } from "../../../shared/rate_limit.ts";
 import {
   findSession,
   listActiveSessionsAs,
@@ -26,12 +28,16 @@ const Query = z.strictObject({
   link: z.string().min(1).max(4096).optional(),
 });
 
+/** Requests by one watch link (one guardian, one session). */
+const LINK_LIMIT: RateLimit = { name: "streams-link", limit: 30, windowSeconds: 60 };
+
 /** Options of {@linkcode createStreamsHandler}. */
 export interface StreamsOptions {
   db: Database;
   verifier: TokenVerifier;
   links: LinkSigner;
   cors: CorsOptions;
+  clock: Clock;
   logSink?: LogSink;
 }
 
@@ -57,7 +63,8 @@ export function createStreamsHandler(options: StreamsOptions) {
       readQuery(request, Query);
       const link = findLinkToken(request);
       if (!link) return await signedIn(request, context);
-      const { session } = await resolveWatchLink(db, options.links, link);
+      const { guardian, session } = await resolveWatchLink(db, options.links, link);
+      await enforceRateLimit(db, LINK_LIMIT, `${guardian.id}:${session.id}`, options.clock);
       const recordings = await db.asService((tx) => listRecordings(tx, session.id));
       return json({ session: toSession(session), recordings: recordings.map(toRecording) });
     },

@@ -27,6 +27,7 @@ const fetch = createStreamsHandler({
   verifier: createTokenVerifier(config.auth),
   links: createLinkSigner(config.link.linkSecret, systemClock),
   cors: config.cors,
+  clock: systemClock,
 });
 
 export default { fetch } satisfies Deno.ServeDefaultExport;
