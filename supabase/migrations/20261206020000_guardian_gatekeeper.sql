@@ -292,6 +292,7 @@ declare
   v_primary_id uuid;
   v_choices public.guardian_address_choices;
   v_row public.guardians;
+  v_constraint text;
 begin
   if not exists (select 1 from auth.users u where u.id = p_streamer_id) then
     return query select 'unknown_user'::text, null::jsonb, 0;
@@ -312,17 +313,30 @@ begin
     return;
   end if;
   v_choices := private.guardian_choices_for(p_email);
-  insert into public.guardians as g
-    (streamer_id, email, name, role, status, notify_stream_started, notify_stream_ended,
-     notify_recording_ready, created_at, updated_at)
-  values (
-    p_streamer_id, p_email, p_name, 'viewer', 'awaiting_approval',
-    coalesce(v_choices.notify_stream_started, (p_notify ->> 'streamStarted')::boolean, true),
-    coalesce(v_choices.notify_stream_ended, (p_notify ->> 'streamEnded')::boolean, false),
-    coalesce(v_choices.notify_recording_ready, (p_notify ->> 'recordingReady')::boolean, true),
-    p_now, p_now
-  )
-  returning g.* into v_row;
+  -- A refused insert is an outcome, not an error, so that the hit above stays counted.
+  begin
+    insert into public.guardians as g
+      (streamer_id, email, name, role, status, notify_stream_started, notify_stream_ended,
+       notify_recording_ready, created_at, updated_at)
+    values (
+      p_streamer_id, p_email, p_name, 'viewer', 'awaiting_approval',
+      coalesce(v_choices.notify_stream_started, (p_notify ->> 'streamStarted')::boolean, true),
+      coalesce(v_choices.notify_stream_ended, (p_notify ->> 'streamEnded')::boolean, false),
+      coalesce(v_choices.notify_recording_ready, (p_notify ->> 'recordingReady')::boolean, true),
+      p_now, p_now
+    )
+    returning g.* into v_row;
+  exception when unique_violation or check_violation then
+    get stacked diagnostics v_constraint = constraint_name;
+    if v_constraint = 'guardians_email_unique_per_streamer' then
+      return query select 'guardian_exists'::text, null::jsonb, 0;
+      return;
+    elsif v_constraint = 'guardians_limit' then
+      return query select 'guardian_limit'::text, null::jsonb, 0;
+      return;
+    end if;
+    raise;
+  end;
   insert into public.notification_outbox
     (kind, guardian_id, streamer_id, object_id, next_attempt_at, created_at, updated_at)
   values ('approval', v_primary_id, p_streamer_id, v_row.id, p_now, p_now, p_now)
@@ -335,7 +349,8 @@ comment on function private.guardian_invite(uuid, text, text, jsonb, timestamptz
   'guardians POST by the streamer: counts the hit on the 30-an-hour limit, requires an active '
   'primary guardian, adds the invitation as awaiting_approval (an address''s own choices win '
   'over the streamer''s) and queues one approval email to the primary guardian. Outcomes: '
-  'created, unknown_user, rate_limited, primary_guardian_required. Owner only.';
+  'created, unknown_user, rate_limited, primary_guardian_required, guardian_exists, '
+  'guardian_limit. Owner only.';
 
 create function private.guardian_register(
   p_streamer_id uuid,

@@ -1,5 +1,6 @@
 /**
- * Bad input to guardians, guardian-consent, notification-preferences and send-notification:
+ * Bad input to guardians, guardian-consent, guardian-approval, notification-preferences and
+ * send-notification:
  * every field wrong in type, missing, too long, and unknown extra fields. Each is
  * `400 invalid_request` naming the field, and nothing is written.
  */
@@ -111,6 +112,82 @@ const CASES: Case[] = [
     path: "name",
   },
   {
+    name: "name with a bidi override",
+    fn: "guardians",
+    method: "POST",
+    body: { email: "a@example.org", name: "Eve\u202Egnp.exe" },
+    caller: "streamer",
+    path: "name",
+  },
+  {
+    name: "name with a zero-width space",
+    fn: "guardians",
+    method: "POST",
+    body: { email: "a@example.org", name: "Ev\u200Be" },
+    caller: "streamer",
+    path: "name",
+  },
+  {
+    name: "name with a line separator",
+    fn: "guardians",
+    method: "POST",
+    body: { email: "a@example.org", name: "Eve\u2028Subject: hi" },
+    caller: "streamer",
+    path: "name",
+  },
+  {
+    name: "a streamer naming a streamer",
+    fn: "guardians",
+    method: "POST",
+    body: { email: "a@example.org", streamerId: UUID },
+    caller: "streamer",
+    path: "streamerId",
+    names: "streamerId",
+  },
+  {
+    name: "a streamer naming a role",
+    fn: "guardians",
+    method: "POST",
+    body: { email: "a@example.org", role: "primary" },
+    caller: "streamer",
+    path: "role",
+    names: "role",
+  },
+  // guardians POST by the service
+  {
+    name: "streamerId missing",
+    fn: "guardians",
+    method: "POST",
+    body: { email: "a@example.org", role: "primary" },
+    caller: "service",
+    path: "streamerId",
+  },
+  {
+    name: "role missing",
+    fn: "guardians",
+    method: "POST",
+    body: { streamerId: UUID, email: "a@example.org" },
+    caller: "service",
+    path: "role",
+  },
+  {
+    name: "role unknown",
+    fn: "guardians",
+    method: "POST",
+    body: { streamerId: UUID, email: "a@example.org", role: "owner" },
+    caller: "service",
+    path: "role",
+  },
+  {
+    name: "notify from the service",
+    fn: "guardians",
+    method: "POST",
+    body: { streamerId: UUID, email: "a@example.org", role: "viewer", notify: {} },
+    caller: "service",
+    path: "notify",
+    names: "notify",
+  },
+  {
     name: "notify of the wrong type",
     fn: "guardians",
     method: "POST",
@@ -194,6 +271,57 @@ const CASES: Case[] = [
     caller: "streamer",
     path: "status",
     names: "status",
+  },
+  // guardian-approval
+  {
+    name: "decision missing",
+    fn: "guardian-approval",
+    method: "POST",
+    body: { link: "x" },
+    caller: "link",
+    path: "decision",
+  },
+  {
+    name: "decision unknown",
+    fn: "guardian-approval",
+    method: "POST",
+    body: { link: "x", decision: "maybe" },
+    caller: "link",
+    path: "decision",
+  },
+  {
+    name: "unknown field",
+    fn: "guardian-approval",
+    method: "POST",
+    body: { link: "x", decision: "approve", status: "active" },
+    caller: "link",
+    path: "status",
+    names: "status",
+  },
+  {
+    name: "link missing",
+    fn: "guardian-approval",
+    method: "POST",
+    body: { decision: "approve" },
+    caller: "link",
+    path: "link",
+  },
+  {
+    name: "link missing",
+    fn: "guardian-approval",
+    method: "GET",
+    query: "",
+    caller: "link",
+    path: "link",
+  },
+  {
+    name: "unknown query parameter",
+    fn: "guardian-approval",
+    method: "GET",
+    query: "link=x&decision=approve",
+    caller: "link",
+    path: "decision",
+    names: "decision",
   },
   // guardian-consent
   {
@@ -383,7 +511,13 @@ Deno.test("bad input to the guardian and email functions is 400 and writes nothi
     }
 
     for (
-      const fn of ["guardians", "guardian-consent", "notification-preferences", "send-notification"]
+      const fn of [
+        "guardians",
+        "guardian-consent",
+        "guardian-approval",
+        "notification-preferences",
+        "send-notification",
+      ]
     ) {
       await t.step(`${fn}: broken JSON, a non-object, an oversized body`, async () => {
         const token = fn === "guardians"

@@ -169,6 +169,18 @@ export function createGuardiansHandler(options: GuardiansOptions) {
         "Nobody can approve this invitation: you have no active primary guardian yet.",
       );
     }
+    if (result.outcome === "guardian_exists") {
+      throw conflict(
+        "guardian_exists",
+        "This guardian has already been added.",
+      );
+    }
+    if (result.outcome === "guardian_limit") {
+      throw conflict(
+        "guardian_limit",
+        "You can have at most 10 guardians awaiting approval, pending or active.",
+      );
+    }
     const guardian = guardianFromJson(result.guardian!);
     context.annotate({ guardianId: guardian.id });
     options.drain.request(context.log);
@@ -321,7 +333,9 @@ interface InviteResult {
     | "created"
     | "unknown_user"
     | "rate_limited"
-    | "primary_guardian_required";
+    | "primary_guardian_required"
+    | "guardian_exists"
+    | "guardian_limit";
   guardian: Record<string, unknown> | null;
   retry_after_seconds: number;
 }
