@@ -226,16 +226,19 @@ Deno.test("a recording's life over HTTP: sign, PUT to GCS, complete, URL, GET, d
       assert.ok(h.gcs.tokensIssued >= 1, "the JSON API was called with an exchanged token");
     });
 
-    await t.step("the same URL cannot write again: 412, and the bytes stay", async () => {
-      const other = new Uint8Array(11).fill(9);
-      assert.deepEqual(await xmlCode(await put(upload, other)), [412, "PreconditionFailed"]);
-      const { "x-goog-if-generation-match": _, ...unconditional } = upload.headers;
-      assert.deepEqual(await xmlCode(await put({ ...upload, headers: unconditional }, other)), [
-        403,
-        "SignatureDoesNotMatch",
-      ]);
-      assert.deepEqual(h.gcs.objects.get(objectName)?.data, data);
-    });
+    await t.step(
+      "after completion the same URL cannot write again: 412, the bytes stay",
+      async () => {
+        const other = new Uint8Array(11).fill(9);
+        assert.deepEqual(await xmlCode(await put(upload, other)), [412, "PreconditionFailed"]);
+        const { "x-goog-if-generation-match": _, ...unconditional } = upload.headers;
+        assert.deepEqual(await xmlCode(await put({ ...upload, headers: unconditional }, other)), [
+          403,
+          "SignatureDoesNotMatch",
+        ]);
+        assert.deepEqual(h.gcs.objects.get(objectName)?.data, data);
+      },
+    );
 
     let playUrl = "";
     await t.step("recording-url: a signed GET of at most 15 minutes naming the file", async () => {
