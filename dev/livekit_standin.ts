@@ -1,0 +1,426 @@
+/**
+ * The embedded LiveKit stand-in, for machines that cannot run `livekit-server` (no Go): it
+ * answers the Twirp API the functions use as the real server does (the LiveKit contract suite,
+ * `tests/livekit/`, runs against both) and posts signed webhooks for what happens in it.
+ *
+ * What it holds to, from the real server v1.13.5:
+ * - a bearer token signed with the key pair; a missing grant is `401 unauthenticated` (not
+ *   403), a bad token or wrong secret 401 too; `roomCreate` for CreateRoom/DeleteRoom,
+ *   `roomList` for ListRooms, `roomAdmin` on the room for ListParticipants/RemoveParticipant,
+ *   `roomRecord` for egress;
+ * - CreateRoom is idempotent and fires `room_started` at once; DeleteRoom of an unknown room is
+ *   `404 not_found`, and of a known one fires `participant_left` for each participant and
+ *   `room_finished`; ListParticipants of an unknown room is `200` with no participants;
+ *   RemoveParticipant of an unknown participant is `404 not_found`;
+ * - webhooks are protojson that omit zero values, signed as a bare JWT whose `sha256` claim is
+ *   the body's hash, retried up to 5 times over about 15 s on a 5xx or a broken connection;
+ * - a room with auto egress and no egress service fails it after `egressFailureDelayMs` with
+ *   `egress_ended` `EGRESS_FAILED` and an empty `egressId`.
+ *
+ * There is no media: `deno task headset` joins through `POST /_standin/join` (a participant
+ * token, then its tracks are "published") and leaves through `POST /_standin/leave`.
+ * See {@linkcode startLiveKitStandIn}.
+ */
+import {
+  AccessToken,
+  EgressInfo,
+  EgressStatus,
+  ParticipantInfo,
+  ParticipantInfo_State,
+  Room,
+  TokenVerifier,
+  TrackInfo,
+  TrackSource,
+  TrackType,
+  WebhookEvent,
+} from "livekit-server-sdk";
+
+/** Options of {@linkcode startLiveKitStandIn}. */
+export interface LiveKitStandInOptions {
+  /** @default a fresh `APIstandin…` */
+  apiKey?: string;
+  /** @default a fresh random secret */
+  apiSecret?: string;
+  /** `0` picks a free port. @default {0} */
+  port?: number;
+  /** Where webhooks go; none without it. */
+  webhookUrl?: string;
+  /** How long before auto egress fails (no egress service). @default {21000} */
+  egressFailureDelayMs?: number;
+}
+
+/** One call the stand-in received. */
+export interface LiveKitCall {
+  service: string;
+  method: string;
+  body: Record<string, unknown>;
+  grants: Record<string, unknown>;
+}
+
+/** How it answers: normally, with a 503, or never (until stopped). */
+export type LiveKitMode = "ok" | "fail" | "hang";
+
+interface StandInParticipant {
+  info: ParticipantInfo;
+  publisher: boolean;
+}
+
+interface StandInRoom {
+  room: Room;
+  /** The auto egress configuration of CreateRoom, as sent. */
+  egress?: unknown;
+  participants: Map<string, StandInParticipant>;
+  autoEgressFailed: boolean;
+}
+
+/** A running stand-in. */
+export interface LiveKitStandIn {
+  /** `ws://127.0.0.1:PORT`. */
+  url: string;
+  httpUrl: string;
+  apiKey: string;
+  apiSecret: string;
+  rooms: Map<string, StandInRoom>;
+  egresses: Map<string, Record<string, unknown>>;
+  calls: LiveKitCall[];
+  mode: LiveKitMode;
+  /** Events posted so far (names), in order. */
+  posted: string[];
+  /** `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET`. */
+  env: Record<string, string>;
+  /** Adds an egress as LiveKit would report it from ListEgress. */
+  addEgress(info: { egressId: string; roomName: string; status: EgressStatus }): void;
+  stop(): Promise<void>;
+}
+
+/** The grant each call needs, and whether it must name the room. */
+const GRANT_OF: Record<string, { grant: string; room?: true }> = {
+  "RoomService/CreateRoom": { grant: "roomCreate" },
+  "RoomService/DeleteRoom": { grant: "roomCreate" },
+  "RoomService/ListRooms": { grant: "roomList" },
+  "RoomService/ListParticipants": { grant: "roomAdmin", room: true },
+  "RoomService/RemoveParticipant": { grant: "roomAdmin", room: true },
+  "Egress/StartParticipantEgress": { grant: "roomRecord" },
+  "Egress/ListEgress": { grant: "roomRecord" },
+  "Egress/StopEgress": { grant: "roomRecord" },
+};
+
+const WEBHOOK_ATTEMPTS = 5;
+const WEBHOOK_TIMEOUT_MS = 3000;
+
+function twirpError(status: number, code: string, msg: string): Response {
+  return Response.json({ code, msg }, { status });
+}
+
+function randomId(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
+
+/** Starts the stand-in on 127.0.0.1. */
+export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKitStandIn {
+  const apiKey = options.apiKey ?? `APIstandin${crypto.randomUUID().slice(0, 8)}`;
+  const apiSecret = options.apiSecret ??
+    `${crypto.randomUUID()}${crypto.randomUUID()}`.replaceAll("-", "");
+  const verifier = new TokenVerifier(apiKey, apiSecret);
+  const hanging = new Set<() => void>();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const deliveries = new Set<Promise<void>>();
+  let stopped = false;
+
+  const standIn: LiveKitStandIn = {
+    url: "",
+    httpUrl: "",
+    apiKey,
+    apiSecret,
+    rooms: new Map(),
+    egresses: new Map(),
+    calls: [],
+    mode: "ok",
+    posted: [],
+    env: {},
+    addEgress({ egressId, roomName, status }) {
+      standIn.egresses.set(
+        egressId,
+        new EgressInfo({ egressId, roomName, status }).toJson() as Record<string, unknown>,
+      );
+    },
+    async stop() {
+      stopped = true;
+      for (const timer of timers) clearTimeout(timer);
+      for (const release of hanging) release();
+      await Promise.allSettled([...deliveries]);
+      await server.shutdown();
+    },
+  };
+
+  function later(ms: number, run: () => void) {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      run();
+    }, ms);
+    timers.add(timer);
+  }
+
+  /** Posts one event, retrying as LiveKit does (5 tries over about 15 s). */
+  function post(fields: Record<string, unknown>) {
+    if (!options.webhookUrl || stopped) return;
+    const event = new WebhookEvent({
+      id: randomId("EV"),
+      createdAt: BigInt(Math.floor(Date.now() / 1000)),
+      ...fields,
+    });
+    // The SDK's WebhookEvent constructor resets `event` after its fields are set.
+    event.event = fields.event as WebhookEvent["event"];
+    const body = JSON.stringify(event.toJson());
+    standIn.posted.push(String(fields.event));
+    const delivery = (async () => {
+      const hash = new Uint8Array(
+        await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body)),
+      );
+      const token = new AccessToken(apiKey, apiSecret, { ttl: "10m" });
+      token.sha256 = btoa(String.fromCharCode(...hash));
+      const authorization = await token.toJwt();
+      for (let attempt = 1; attempt <= WEBHOOK_ATTEMPTS && !stopped; attempt++) {
+        try {
+          const response = await fetch(options.webhookUrl!, {
+            method: "POST",
+            headers: { "content-type": "application/webhook+json", authorization },
+            body,
+            signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+          });
+          await response.body?.cancel();
+          if (response.status < 500) return;
+        } catch {
+          // Retried below, as for a 5xx.
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** (attempt - 1)));
+      }
+    })();
+    deliveries.add(delivery);
+    delivery.finally(() => deliveries.delete(delivery));
+  }
+
+  function createRoom(body: Record<string, unknown>): Record<string, unknown> {
+    const name = String(body.name ?? "");
+    const existing = standIn.rooms.get(name);
+    if (existing) return existing.room.toJson() as Record<string, unknown>;
+    const room = new Room({
+      sid: randomId("RM"),
+      name,
+      emptyTimeout: Number(body.emptyTimeout ?? 0),
+      departureTimeout: Number(body.departureTimeout ?? 0),
+      maxParticipants: Number(body.maxParticipants ?? 0),
+      metadata: String(body.metadata ?? ""),
+      creationTime: BigInt(Math.floor(Date.now() / 1000)),
+    });
+    standIn.rooms.set(name, {
+      room,
+      egress: body.egress,
+      participants: new Map(),
+      autoEgressFailed: false,
+    });
+    post({ event: "room_started", room });
+    return room.toJson() as Record<string, unknown>;
+  }
+
+  function deleteRoom(name: string): Response | Record<string, unknown> {
+    const entry = standIn.rooms.get(name);
+    if (!entry) return twirpError(404, "not_found", "requested room does not exist");
+    standIn.rooms.delete(name);
+    for (const participant of entry.participants.values()) {
+      participant.info.state = ParticipantInfo_State.DISCONNECTED;
+      post({ event: "participant_left", room: entry.room, participant: participant.info });
+    }
+    post({ event: "room_finished", room: entry.room });
+    return {};
+  }
+
+  /** A participant joins (the headset's way in); a publisher publishes camera and microphone. */
+  function join(grants: Record<string, unknown>, identity: string): Response {
+    const entry = standIn.rooms.get(String(grants.room ?? ""));
+    if (grants.roomJoin !== true || !entry) {
+      return twirpError(401, "unauthenticated", "permissions denied");
+    }
+    const publisher = grants.canPublish !== false;
+    const previous = entry.participants.get(identity);
+    if (previous) {
+      // A second connection with the same identity replaces the first (DUPLICATE_IDENTITY).
+      previous.info.state = ParticipantInfo_State.DISCONNECTED;
+      post({ event: "participant_left", room: entry.room, participant: previous.info });
+    }
+    const info = new ParticipantInfo({
+      sid: randomId("PA"),
+      identity,
+      state: ParticipantInfo_State.ACTIVE,
+      joinedAt: BigInt(Math.floor(Date.now() / 1000)),
+    });
+    entry.participants.set(identity, { info, publisher });
+    post({ event: "participant_joined", room: entry.room, participant: info });
+    if (publisher) {
+      const tracks = [
+        new TrackInfo({
+          sid: randomId("TR"),
+          type: TrackType.VIDEO,
+          source: TrackSource.CAMERA,
+          width: 1280,
+          height: 720,
+        }),
+        new TrackInfo({
+          sid: randomId("TR"),
+          type: TrackType.AUDIO,
+          source: TrackSource.MICROPHONE,
+        }),
+      ];
+      info.tracks = tracks;
+      for (const track of tracks) {
+        post({ event: "track_published", room: entry.room, participant: info, track });
+      }
+      if (entry.egress && !entry.autoEgressFailed) {
+        entry.autoEgressFailed = true;
+        const roomName = entry.room.name;
+        later(options.egressFailureDelayMs ?? 21_000, () => {
+          post({
+            event: "egress_ended",
+            egressInfo: new EgressInfo({
+              roomName,
+              status: EgressStatus.EGRESS_FAILED,
+              error: "no response from servers",
+            }),
+          });
+        });
+      }
+    }
+    return Response.json({ room: entry.room.toJson(), participant: info.toJson() });
+  }
+
+  function leave(grants: Record<string, unknown>, identity: string): Response {
+    const entry = standIn.rooms.get(String(grants.room ?? ""));
+    const participant = entry?.participants.get(identity);
+    if (!entry || !participant) return twirpError(404, "not_found", "participant not found");
+    entry.participants.delete(identity);
+    participant.info.state = ParticipantInfo_State.DISCONNECTED;
+    post({ event: "participant_left", room: entry.room, participant: participant.info });
+    return Response.json({});
+  }
+
+  async function handle(request: Request): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    if (request.method === "GET" && pathname === "/") return new Response("OK");
+    const header = request.headers.get("authorization") ?? "";
+    if (!header.startsWith("Bearer ")) {
+      return twirpError(401, "unauthenticated", "authorization header required");
+    }
+    let claims: Awaited<ReturnType<TokenVerifier["verify"]>>;
+    try {
+      claims = await verifier.verify(header.slice(7));
+    } catch {
+      return new Response("invalid token\n", { status: 401 });
+    }
+    const grants = (claims.video ?? {}) as Record<string, unknown>;
+    if (request.method === "POST" && pathname === "/_standin/join") {
+      return join(grants, String(claims.sub ?? ""));
+    }
+    if (request.method === "POST" && pathname === "/_standin/leave") {
+      return leave(grants, String(claims.sub ?? ""));
+    }
+
+    const match = /^\/twirp\/livekit\.(\w+)\/(\w+)$/.exec(pathname);
+    if (request.method !== "POST" || !match) return twirpError(404, "bad_route", "no such route");
+    const [, service, method] = match;
+    const needed = GRANT_OF[`${service}/${method}`];
+    if (!needed) return twirpError(404, "bad_route", `${service}/${method} is not implemented`);
+    let body: Record<string, unknown>;
+    try {
+      body = await request.json() as Record<string, unknown>;
+    } catch {
+      return twirpError(400, "malformed", "the body is not JSON");
+    }
+    if (grants[needed.grant] !== true || (needed.room && grants.room !== body.room)) {
+      return twirpError(401, "unauthenticated", "permissions denied");
+    }
+    standIn.calls.push({ service, method, body, grants });
+
+    if (standIn.mode === "fail") return twirpError(503, "unavailable", "server is shutting down");
+    if (standIn.mode === "hang") {
+      await new Promise<void>((resolve) => hanging.add(resolve));
+      return twirpError(503, "unavailable", "released");
+    }
+    const result = answer(`${service}/${method}`, body);
+    return result instanceof Response ? result : Response.json(result);
+  }
+
+  function answer(call: string, body: Record<string, unknown>): unknown {
+    switch (call) {
+      case "RoomService/CreateRoom":
+        return createRoom(body);
+      case "RoomService/DeleteRoom":
+        return deleteRoom(String(body.room ?? ""));
+      case "RoomService/ListRooms": {
+        const names = (body.names ?? []) as string[];
+        const rooms = [...standIn.rooms.values()]
+          .filter(({ room }) => names.length === 0 || names.includes(room.name))
+          .map(({ room }) => room.toJson());
+        return { rooms };
+      }
+      case "RoomService/ListParticipants": {
+        const entry = standIn.rooms.get(String(body.room ?? ""));
+        return {
+          participants: [...entry?.participants.values() ?? []].map(({ info }) => info.toJson()),
+        };
+      }
+      case "RoomService/RemoveParticipant": {
+        const entry = standIn.rooms.get(String(body.room ?? ""));
+        const identity = String(body.identity ?? "");
+        const participant = entry?.participants.get(identity);
+        if (!entry || !participant) return twirpError(404, "not_found", "participant not found");
+        entry.participants.delete(identity);
+        participant.info.state = ParticipantInfo_State.DISCONNECTED;
+        post({ event: "participant_left", room: entry.room, participant: participant.info });
+        return {};
+      }
+      case "Egress/StartParticipantEgress": {
+        const entry = standIn.rooms.get(String(body.roomName ?? ""));
+        if (!entry) return twirpError(404, "not_found", "requested room does not exist");
+        const egressId = randomId("EG");
+        const egressInfo = new EgressInfo({
+          egressId,
+          roomName: String(body.roomName),
+          status: EgressStatus.EGRESS_STARTING,
+          startedAt: BigInt(Date.now()) * 1_000_000n,
+        });
+        const info = egressInfo.toJson() as Record<string, unknown>;
+        standIn.egresses.set(egressId, { ...info, request: body });
+        post({ event: "egress_started", egressInfo });
+        return info;
+      }
+      case "Egress/ListEgress": {
+        const items = [...standIn.egresses.values()].filter((item) =>
+          (!body.roomName || item.roomName === body.roomName) &&
+          (!body.egressId || item.egressId === body.egressId)
+        ).map(({ request: _request, ...item }) => item);
+        return { items };
+      }
+      case "Egress/StopEgress": {
+        const item = standIn.egresses.get(String(body.egressId));
+        if (!item) return twirpError(404, "not_found", "egress not found");
+        item.status = "EGRESS_ENDING";
+        const { request: _request, ...info } = item;
+        return info;
+      }
+    }
+    return {};
+  }
+
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: options.port ?? 0, onListen() {} },
+    handle,
+  );
+  standIn.httpUrl = `http://127.0.0.1:${server.addr.port}`;
+  standIn.url = `ws://127.0.0.1:${server.addr.port}`;
+  standIn.env = {
+    LIVEKIT_URL: standIn.url,
+    LIVEKIT_API_KEY: apiKey,
+    LIVEKIT_API_SECRET: apiSecret,
+  };
+  return standIn;
+}
