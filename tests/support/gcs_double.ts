@@ -292,6 +292,18 @@ export async function startGcsDouble(options: GcsDoubleOptions = {}): Promise<Gc
       });
       const disposition = query.get("response-content-disposition");
       if (disposition) headers.set("content-disposition", disposition);
+      headers.set("accept-ranges", "bytes");
+      // Byte ranges as GCS serves them, so that players seek (`_byteRange`).
+      const range = _byteRange(request.headers.get("range"), object.data.byteLength);
+      if (range === "unsatisfiable") {
+        throw new GcsError(416, "InvalidRange", "The requested range cannot be satisfied.");
+      }
+      if (range) {
+        headers.set("content-range", `bytes ${range.start}-${range.end}/${object.data.byteLength}`);
+        headers.set("content-length", String(range.end - range.start + 1));
+        const part = object.data.slice(range.start, range.end + 1);
+        return new Response(request.method === "HEAD" ? null : part, { status: 206, headers });
+      }
       return new Response(request.method === "HEAD" ? null : object.data, { headers });
     }
     throw new GcsError(405, "MethodNotAllowed", `${request.method} is not allowed here.`);
@@ -474,4 +486,25 @@ async function readBody(request: Request, limit: number): Promise<Uint8Array<Arr
     offset += chunk.byteLength;
   }
   return body;
+}
+
+/**
+ * One `bytes=` range of a `Range` header (`a-b`, `a-`, `-n`), `undefined` to send the whole
+ * object (no header, or one GCS ignores such as several ranges), or `unsatisfiable`.
+ */
+function _byteRange(
+  header: string | null,
+  size: number,
+): { start: number; end: number } | "unsatisfiable" | undefined {
+  const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!match || (match[1] === "" && match[2] === "")) return undefined;
+  if (match[1] === "") {
+    const suffix = Number(match[2]);
+    if (suffix === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(match[1]);
+  if (start >= size) return "unsatisfiable";
+  const end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
+  return end < start ? undefined : { start, end };
 }

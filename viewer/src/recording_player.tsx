@@ -19,7 +19,7 @@ export interface RecordingPlayerProps {
 
 type PlayerState =
   | { kind: "loading" }
-  | { kind: "ready"; source: RecordingUrl }
+  | { kind: "ready"; source: RecordingUrl; attempt: number }
   | { kind: "failed"; message: string };
 
 /** A recording with seeking, one URL refresh on failure, and a download link. */
@@ -36,7 +36,7 @@ export function RecordingPlayer(props: RecordingPlayerProps) {
   useEffect(() => {
     let current = true;
     source.load().then(
-      (loaded) => current && setState({ kind: "ready", source: loaded }),
+      (loaded) => current && setState({ kind: "ready", source: loaded, attempt: 0 }),
       (error) => current && setState({ kind: "failed", message: describeFailure(error) }),
     );
     return () => {
@@ -52,7 +52,8 @@ export function RecordingPlayer(props: RecordingPlayerProps) {
         setState({ kind: "failed", message: "This recording cannot be played right now." });
         return;
       }
-      setState({ kind: "ready", source: fresh });
+      // A new element for the new URL, even when the fresh URL happens to equal the old one.
+      setState({ kind: "ready", source: fresh, attempt: 1 });
     } catch (error) {
       setState({ kind: "failed", message: describeFailure(error) });
     }
@@ -77,6 +78,7 @@ export function RecordingPlayer(props: RecordingPlayerProps) {
       <div className="vsv-stage">
         {state.kind === "ready" && (
           <video
+            key={state.attempt}
             ref={video}
             className="vsv-video"
             src={state.source.url}

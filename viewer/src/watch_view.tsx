@@ -114,6 +114,8 @@ function overlayText(state: WatchState): string {
       return "Waiting for the streamer…";
     case "reconnecting":
       return "Reconnecting…";
+    case "error":
+      return "Not connected";
     default:
       return "";
   }
