@@ -70,7 +70,7 @@ Deno.test("reconcile removes uploads not completed within 24 hours, object and r
          end_reason)
       values (${session}, ${streamer}, ${`session-${session}`}, false, 'ended', ${hoursAgo(30)},
               ${hoursAgo(30)}, ${hoursAgo(29)}, 'streamer_ended')`;
-    async function upload(status: "uploading" | "ready", ageHours: number, put = true) {
+    const upload = async (status: "uploading" | "ready", ageHours: number, put = true) => {
       const id = crypto.randomUUID();
       const path = `uploads/${streamer}/${session}/${id}.mp4`;
       await db.sql`
@@ -82,7 +82,7 @@ Deno.test("reconcile removes uploads not completed within 24 hours, object and r
                 ${hoursAgo(ageHours)}, ${hoursAgo(ageHours)})`;
       if (put) gcs.put(path, new Uint8Array([1, 2, 3]));
       return { id, path };
-    }
+    };
     const abandoned = await upload("uploading", 25);
     const neverPut = await upload("uploading", 48, false);
     const young = await upload("uploading", 23);
