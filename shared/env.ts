@@ -240,7 +240,15 @@ export const egressEnv = z.object({
   EGRESS_STORAGE: z.enum(["livekit", "request"], {
     error: "EGRESS_STORAGE must be livekit or request",
   }).default("livekit"),
-}).transform((env) => ({ egressStorage: env.EGRESS_STORAGE }));
+  // LiveKit's 1080p30 preset encodes AAC audio, which egress builds without an AAC encoder
+  // (Debian's GStreamer has no faac) cannot do; those record H.264 720p30 with Opus instead.
+  EGRESS_ENCODING: z.enum(["h264-1080p30-aac", "h264-720p30-opus"], {
+    error: "EGRESS_ENCODING must be h264-1080p30-aac or h264-720p30-opus",
+  }).default("h264-1080p30-aac"),
+}).transform((env) => ({
+  egressStorage: env.EGRESS_STORAGE,
+  egressEncoding: env.EGRESS_ENCODING,
+}));
 
 /** How many days recordings are kept before retention deletes them. */
 export const recordingRetentionEnv = z.object({

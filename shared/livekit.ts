@@ -13,15 +13,18 @@
  */
 import {
   AccessToken,
+  AudioCodec,
   AutoParticipantEgress,
   EgressClient,
   EncodedFileOutput,
   EncodedFileType,
+  EncodingOptions,
   EncodingOptionsPreset,
   GCPUpload,
   RoomEgress,
   RoomServiceClient,
   TrackSource,
+  VideoCodec,
   type VideoGrant,
 } from "livekit-server-sdk";
 import type { Clock } from "./clock.ts";
@@ -49,15 +52,25 @@ export interface RecordingTarget {
    * echoes requests in its webhooks, so this is off by default.
    */
   credentialsJson?: string;
+  /** How egress encodes (`EGRESS_ENCODING`). @default {"h264-1080p30-aac"} */
+  encoding?: EgressEncoding;
 }
 
 /** Where egress gets its storage credentials (`EGRESS_STORAGE`). */
 export type EgressStorage = "livekit" | "request";
 
+/**
+ * How egress encodes: LiveKit's H.264 1080p30 preset (AAC audio), or H.264 720p30 with Opus
+ * audio for egress builds without an AAC encoder (`EGRESS_ENCODING`).
+ */
+export type EgressEncoding = "h264-1080p30-aac" | "h264-720p30-opus";
+
 /** Options of {@linkcode recordingTargetOf}. */
 export interface RecordingTargetOptions {
   /** Where egress gets its storage credentials. @default {"livekit"} */
   egressStorage?: EgressStorage;
+  /** How egress encodes. @default {"h264-1080p30-aac"} */
+  egressEncoding?: EgressEncoding;
 }
 
 /** The recording target of a configured bucket (`storageEnv`), or undefined without one. */
@@ -66,9 +79,38 @@ export function recordingTargetOf(
   options: RecordingTargetOptions = {},
 ): RecordingTarget | undefined {
   if (!storage) return undefined;
+  const encoding = options.egressEncoding ?? "h264-1080p30-aac";
   return (options.egressStorage ?? "livekit") === "request"
-    ? { bucket: storage.bucket, credentialsJson: JSON.stringify(storage.credentials) }
-    : { bucket: storage.bucket };
+    ? { bucket: storage.bucket, credentialsJson: JSON.stringify(storage.credentials), encoding }
+    : { bucket: storage.bucket, encoding };
+}
+
+/** The egress encoding options of a target, as a preset or as advanced options. */
+function encodingOf(target: RecordingTarget): EncodingOptionsPreset | EncodingOptions {
+  if (target.encoding !== "h264-720p30-opus") return EncodingOptionsPreset.H264_1080P_30;
+  return new EncodingOptions({
+    width: 1280,
+    height: 720,
+    framerate: 30,
+    videoCodec: VideoCodec.H264_MAIN,
+    videoBitrate: 3000,
+    audioCodec: AudioCodec.OPUS,
+    audioBitrate: 128,
+    keyFrameInterval: 4,
+  });
+}
+
+/**
+ * What a failed LiveKit call becomes: LiveKit's 4xx answers (a refused grant, a bad request)
+ * are permanent, so they are our error (a logged `500`), not `503 livekit_unavailable`, which
+ * is for what a retry may cure (5xx, timeouts, a broken connection).
+ */
+function livekitFailure(error: unknown): Error {
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return new Error(`LiveKit refused the call with ${status}`, { cause: error });
+  }
+  return unavailable("livekit", error);
 }
 
 /** How long the streamer's publisher grant lives; `livekit-token` refreshes it. */
@@ -234,15 +276,18 @@ function fileOutput(streamerId: string, sessionId: string, target: RecordingTarg
 /**
  * Creates the session's room server side, with participant auto egress writing MP4 (1080p30)
  * straight to GCS when recording. Throws `503 livekit_unavailable` when LiveKit cannot be
- * reached or refuses.
+ * reached, and a plain error (a `500`) when it refuses (`livekitFailure`).
  */
 export async function createSessionRoom(
   settings: LiveKitSettings,
   options: CreateRoomOptions,
 ): Promise<void> {
+  const encoding = options.recording && encodingOf(options.recording);
   const egress = options.recording && new RoomEgress({
     participant: new AutoParticipantEgress({
-      options: { case: "preset", value: EncodingOptionsPreset.H264_1080P_30 },
+      options: encoding instanceof EncodingOptions
+        ? { case: "advanced", value: encoding }
+        : { case: "preset", value: encoding! },
       fileOutputs: [fileOutput(options.streamerId, options.sessionId, options.recording)],
     }),
   });
@@ -257,7 +302,7 @@ export async function createSessionRoom(
       egress,
     });
   } catch (error) {
-    throw unavailable("livekit", error);
+    throw livekitFailure(error);
   }
 }
 
@@ -272,7 +317,7 @@ export async function deleteSessionRoom(
   } catch (error) {
     // A room that is already gone is what we wanted.
     if ((error as { status?: number }).status === 404) return;
-    throw unavailable("livekit", error);
+    throw livekitFailure(error);
   }
 }
 
@@ -292,7 +337,7 @@ export async function removeParticipant(
     await service.removeParticipant(target.roomName, target.identity);
   } catch (error) {
     if ((error as { status?: number }).status === 404) return;
-    throw unavailable("livekit", error);
+    throw livekitFailure(error);
   }
 }
 
@@ -318,11 +363,11 @@ export async function startStreamerEgress(
       roomNameFor(options.sessionId),
       streamerIdentity(options.streamerId),
       { file: fileOutput(options.streamerId, options.sessionId, options.recording) },
-      { encodingOptions: EncodingOptionsPreset.H264_1080P_30 },
+      { encodingOptions: encodingOf(options.recording) },
     );
     return info.egressId;
   } catch (error) {
-    throw unavailable("livekit", error);
+    throw livekitFailure(error);
   }
 }
 
@@ -333,7 +378,7 @@ export async function listRoomNames(settings: LiveKitSettings): Promise<Set<stri
     const rooms = await service.listRooms();
     return new Set(rooms.map((room) => room.name));
   } catch (error) {
-    throw unavailable("livekit", error);
+    throw livekitFailure(error);
   }
 }
 
@@ -347,6 +392,6 @@ export async function listRoomEgress(
     const items = await egress.listEgress({ roomName });
     return items.map((item) => item.toJson() as Record<string, unknown>);
   } catch (error) {
-    throw unavailable("livekit", error);
+    throw livekitFailure(error);
   }
 }
