@@ -4,7 +4,7 @@
  * only ever moves a recording forward, so every order converges on the same row.
  */
 import type { Tx } from "./db.ts";
-import { isSafeObjectPath } from "./recordings.ts";
+import { isSafeObjectPath } from "./object_paths.ts";
 
 /** `EgressInfo` as protobuf JSON: int64 as strings, enums as names, defaults omitted. */
 export interface EgressJson {

@@ -7,6 +7,7 @@
 import type { Tx } from "./db.ts";
 import { HttpError, notFound } from "./errors.ts";
 import type { RecordingRow } from "./sessions.ts";
+import { isSafeObjectPath } from "./object_paths.ts";
 import type { ObjectStorage } from "./storage.ts";
 
 /** A recording as `to_jsonb` gives it (the owner-only SQL functions return it so). */
@@ -71,17 +72,6 @@ export async function findRecording(
       join public.stream_sessions s on s.id = r.session_id
      where r.id = ${recordingId}`;
   return row;
-}
-
-/**
- * Whether `name` is a plain object name: no `.` or `..` segment. GCS stores such a name as it
- * is, but anything that normalises paths (an HTTP client, a proxy, a person reading it) resolves
- * it elsewhere, so `recordings/A/S/../../../recordings/B/x` would pass a prefix check for A and
- * mean B's file. The database refuses them too (`recordings_object_path_segments`), and `shared/storage.ts`
- * refuses to sign or touch one.
- */
-export function isSafeObjectPath(name: string): boolean {
-  return name.length > 0 && !name.split("/").some((segment) => segment === "." || segment === "..");
 }
 
 /** The object name of an upload: chosen by the server, never from what the client sends. */

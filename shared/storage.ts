@@ -14,7 +14,7 @@ import process from "node:process";
 import type { z } from "zod";
 import type { storageEnv } from "./env.ts";
 import { HttpError, unavailable } from "./errors.ts";
-import { isSafeObjectPath } from "./recordings.ts";
+import { isSafeObjectPath } from "./object_paths.ts";
 
 /** The bucket, its service account and the API endpoint, as `storageEnv` parses them. */
 export type StorageSettings = NonNullable<z.output<typeof storageEnv>>;

@@ -21,7 +21,7 @@ alter table public.recordings add constraint recordings_object_path_segments che
 );
 
 comment on constraint recordings_object_path_segments on public.recordings is
-  'No "." or ".." path segment in object_path (isSafeObjectPath in shared/recordings.ts checks the '
+  'No "." or ".." path segment in object_path (isSafeObjectPath in shared/object_paths.ts checks the '
   'same before a path is signed, stored or used).';
 
 -- The upload quota counts a streamer's uploads of the last 24 hours by creation time.

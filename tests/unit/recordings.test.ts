@@ -1,9 +1,9 @@
 /** What `shared/recordings.ts` decides alone: object names, file names, what may be deleted. */
 import assert from "node:assert/strict";
 import { readEgress } from "../../shared/egress.ts";
+import { isSafeObjectPath } from "../../shared/object_paths.ts";
 import {
   isInProgress,
-  isSafeObjectPath,
   recordingContentDisposition,
   type RecordingDetail,
   uploadObjectName,
