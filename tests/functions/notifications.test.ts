@@ -96,8 +96,11 @@ Deno.test("emails go out through SendGrid once each, and their links work", asyn
       double.messages.filter((m) => m.body.custom_args.notification_kind === kind);
     assert.deepEqual(
       double.messages.map((m) => m.body.custom_args.notification_kind).sort(),
-      ["consent", "consent", "recording_ready", "stream_ended", "stream_started"],
+      ["approval", "consent", "recording_ready", "stream_ended", "stream_started"],
     );
+    for (const message of double.messages) {
+      assert.doesNotMatch(message.body.subject, /Beat Saber|Streamer A|Aunt/, "typed text");
+    }
     assert.equal(new Set(double.messages.map((m) => m.notificationId)).size, 5);
     for (const message of double.messages) {
       assert.deepEqual(message.body.from, { email: "no-reply@vr.example", name: "VR Stream" });
@@ -119,8 +122,20 @@ Deno.test("emails go out through SendGrid once each, and their links work", asyn
     const [ended] = byKind("stream_ended");
     assert.match(ended.body.content[0].value, /It lasted less than a minute\./);
 
+    // The invitation went to the primary guardian alone; approving it sends the consent email.
+    const [approval] = byKind("approval");
+    assert.equal(approval.to, "parent@example.test");
+    assert.equal(double.messages.filter((m) => m.to === "aunt@example.org").length, 0);
+    const approved = await api.post("guardian-approval", {
+      link: linkIn(approval.body.content[0].value, "approval"),
+      decision: "approve",
+    });
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    assert.equal(approved.body.guardian.status, "pending");
+    const consentDrain = await api.post("send-notification", {}, { token: service });
+    assert.deepEqual(consentDrain.body, { sent: 1, retried: 0, failed: 0, suppressed: 0 });
     const consent = byKind("consent").find((m) => m.to === "aunt@example.org")!;
-    assert.equal(consent.body.personalizations[0].to[0].name, "Aunt May");
+    assert.equal(consent.body.personalizations[0].to[0].name, undefined, "no typed name");
     assert.equal(consent.body.headers, undefined, "a consent request has no unsubscribe");
     const confirmed = await api.post("guardian-consent", {
       link: linkIn(consent.body.content[0].value, "consent"),
@@ -175,16 +190,14 @@ Deno.test("without SENDGRID_API_KEY emails are kept and shown by the local serve
     const list = await fetch(`${server.url}/_dev/mail?format=json`);
     const { emails } = await list.json();
     assert.equal(emails.length, 3);
-    const consent = emails.find((email: { to_address: string }) =>
-      email.to_address === "b@example.org"
-    );
-    assert.equal(consent.kind, "consent");
-    assert.match(consent.text_body, /#\/consent\?link=/);
+    const consent = emails.find((email: { kind: string }) => email.kind === "approval");
+    assert.equal(consent.to_address, "parent@example.test");
+    assert.match(consent.text_body, /#\/approval\?link=/);
     assert.match(consent.from_address, /<no-reply@example\.test>$/);
 
     const page = await fetch(`${server.url}/_dev/mail`);
     assert.equal(page.status, 200);
-    assert.match(await page.text(), /invited you to watch their streams/);
+    assert.match(await page.text(), /needs your approval/);
     const one = await fetch(`${server.url}/_dev/mail/${consent.id}`);
     const html = await one.text();
     assert.equal(one.status, 200);
@@ -198,7 +211,7 @@ Deno.test("without SENDGRID_API_KEY emails are kept and shown by the local serve
   }
 });
 
-Deno.test("inviting a guardian emails them in the background, with no drain called", async () => {
+Deno.test("inviting a guardian emails the primary guardian in the background, with no drain called", async () => {
   const double = startSendGridDouble();
   const port = unusedPort();
   const server = await startServer({
@@ -213,7 +226,11 @@ Deno.test("inviting a guardian emails them in the background, with no drain call
     assert.equal(invited.status, 201);
     // The seed's two queued emails go out with it.
     const messages = await double.waitForMessages(3, 15_000);
-    assert.ok(messages.some((message) => message.to === "cousin@example.org"));
+    assert.ok(messages.some((message) =>
+      message.to === "parent@example.test" &&
+      message.body.custom_args.notification_kind === "approval"
+    ));
+    assert.ok(!messages.some((message) => message.to === "cousin@example.org"));
     assert.ok(performance.now() - started < 15_000);
     assert.equal(new Set(messages.map((message) => message.notificationId)).size, 3);
   } finally {

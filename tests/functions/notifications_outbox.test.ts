@@ -379,6 +379,126 @@ Deno.test("rows for revoked, unconfirmed or opted-out guardians are suppressed, 
   }
 });
 
+Deno.test("at most 3 consent emails per address in 24 hours across streamers; the rest wait", async () => {
+  const h = await harness();
+  try {
+    // Two more streamers, so that four invite the same address.
+    const others = [crypto.randomUUID(), crypto.randomUUID()];
+    for (const id of others) {
+      await h.sql`insert into auth.users (id, email, email_confirmed_at)
+                  values (${id}, ${`${id}@example.test`}, now())`;
+    }
+    await h.drain(); // the seed's emails
+    const start = h.clock.now();
+    for (const streamer of [STREAMER_A, STREAMER_B, ...others]) {
+      await addGuardian(h, streamer, "popular@example.org", "pending");
+    }
+    assert.deepEqual(await h.drain(), { sent: 3, retried: 1, failed: 0, suppressed: 0 });
+    const [waiting] = (await h.outbox()).filter((row) => row.status === "queued");
+    assert.equal(waiting.kind, "consent");
+    assert.equal(waiting.attempts, 0, "waiting for a slot is not a failed attempt");
+    assert.equal(waiting.next_attempt_at.getTime(), start.getTime() + 24 * 3600_000);
+    h.clock.advance(23 * 3600);
+    assert.deepEqual(await h.drain(), { sent: 0, retried: 0, failed: 0, suppressed: 0 });
+    h.clock.advance(3600);
+    assert.deepEqual(await h.drain(), { sent: 1, retried: 0, failed: 0, suppressed: 0 });
+    const to = h.double.messages.filter((m) => m.to === "popular@example.org");
+    assert.equal(to.length, 4, "none is lost");
+    // The window rolls: the first three are older than 24 hours now, so three more may go.
+    const sentAt = (await h.sql<{ consent_slot_at: Date }[]>`
+      select o.consent_slot_at from public.notification_outbox o
+        join public.guardians g on g.id = o.guardian_id
+       where g.email = 'popular@example.org' order by o.consent_slot_at`).map((row) =>
+      row.consent_slot_at.getTime()
+    );
+    assert.deepEqual(sentAt.map((at) => (at - start.getTime()) / 3600_000), [0, 0, 0, 24]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("an address that unsubscribed from everything gets no consent email, whoever invites it", async () => {
+  const h = await harness();
+  try {
+    await h.drain(); // the seed's emails
+    const first = await addGuardian(h, STREAMER_A, "done@example.org", "active");
+    const [unsubscribed] = await h.sql<{ outcome: string }[]>`
+      select outcome from private.guardian_set_preferences(
+        p_guardian_id => ${first},
+        p_notify => ${
+      h.sql.json({ streamStarted: false, streamEnded: false, recordingReady: false })
+    },
+        p_now => ${h.clock.now()})`;
+    assert.equal(unsubscribed.outcome, "updated");
+    // Another streamer registers the address: its consent email is suppressed, not sent.
+    const [registered] = await h.sql<
+      { outcome: string; guardian: { notify_stream_started: boolean } }[]
+    >`
+      select outcome, guardian from private.guardian_register(
+        p_streamer_id => ${STREAMER_B}, p_email => 'done@example.org', p_name => null,
+        p_role => 'viewer', p_now => ${h.clock.now()})`;
+    assert.equal(registered.outcome, "created");
+    assert.equal(registered.guardian.notify_stream_started, false, "the address's choices hold");
+    assert.deepEqual(await h.drain(), { sent: 0, retried: 0, failed: 0, suppressed: 1 });
+    const [row] = (await h.outbox()).filter((row) => row.status === "suppressed");
+    assert.equal(row.last_error, "the address unsubscribed from every email");
+    // Opting in through a preferences link lets the next invitation through.
+    await h.sql`
+      select outcome from private.guardian_set_preferences(
+        p_guardian_id => ${first}, p_notify => ${h.sql.json({ recordingReady: true })},
+        p_now => ${h.clock.now()})`;
+    const others = crypto.randomUUID();
+    await h.sql`insert into auth.users (id, email, email_confirmed_at)
+                values (${others}, 'third@example.test', now())`;
+    await h.sql`
+      select outcome from private.guardian_register(
+        p_streamer_id => ${others}, p_email => 'done@example.org', p_name => null,
+        p_role => 'viewer', p_now => ${h.clock.now()})`;
+    assert.deepEqual(await h.drain(), { sent: 1, retried: 0, failed: 0, suppressed: 0 });
+    assert.equal(h.double.messages.filter((m) => m.to === "done@example.org").length, 1);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("approval emails go only to the active primary guardian, while the invitation waits", async () => {
+  const h = await harness();
+  try {
+    await h.drain(); // the seed's emails
+    const invite = async (email: string) => {
+      const [row] = await h.sql<{ outcome: string; guardian: { id: string } }[]>`
+        select outcome, guardian from private.guardian_invite(
+          p_streamer_id => ${STREAMER_A}, p_email => ${email}, p_name => 'Friend',
+          p_notify => ${h.sql.json({})}, p_now => ${h.clock.now()})`;
+      assert.equal(row.outcome, "created");
+      return row.guardian.id;
+    };
+    await invite("friend-1@example.org");
+    const decided = await invite("friend-2@example.org");
+    await h.sql`
+      select outcome from private.guardian_decide(
+        p_primary_id => ${GUARDIAN_A_ROW}, p_guardian_id => ${decided}, p_decision => 'deny',
+        p_now => ${h.clock.now()})`;
+    assert.deepEqual(await h.drain(), { sent: 1, retried: 0, failed: 0, suppressed: 1 });
+    assert.deepEqual(
+      h.double.messages.filter((m) => m.body.custom_args.notification_kind === "approval")
+        .map((m) => m.to),
+      ["parent@example.test"],
+    );
+    const [suppressed] = (await h.outbox()).filter((row) => row.status === "suppressed");
+    assert.equal(suppressed.last_error, "the invitation no longer awaits approval");
+    // Without an active primary guardian, nobody may be invited at all.
+    const [refused] = await h.sql<{ outcome: string }[]>`
+      select outcome from private.guardian_invite(
+        p_streamer_id => ${STREAMER_B}, p_email => 'friend-3@example.org', p_name => null,
+        p_notify => ${h.sql.json({})}, p_now => ${h.clock.now()})`;
+    assert.equal(refused.outcome, "primary_guardian_required");
+    assertNoPersonalDataIn(h.logs);
+  } finally {
+    await h.stop();
+  }
+});
+
 Deno.test("concurrent drains never send one row twice", async () => {
   const h = await harness();
   try {

@@ -1,5 +1,5 @@
 /**
- * The four guardian emails against stored snapshots (tests/fixtures/emails/), rendered with a
+ * The five guardian emails against stored snapshots (tests/fixtures/emails/), rendered with a
  * fixed clock, fixed ids and a fixed link secret so every token is the same on every run.
  * `UPDATE_SNAPSHOTS=1 deno test -A tests/unit/emails.test.ts` rewrites them; review the diff.
  */
@@ -22,7 +22,10 @@ const UPDATE = Deno.env.get("UPDATE_SNAPSHOTS") === "1";
 const SECRET = "snapshot-link-secret-with-more-than-32-characters";
 const NOW = "2026-11-22T10:00:00Z";
 
-const GUARDIAN = { id: "44444444-4444-4444-8444-444444444444", email: "parent@example.test" };
+const GUARDIAN = {
+  id: "44444444-4444-4444-8444-444444444444",
+  email: "parent@example.test",
+};
 const SESSION = {
   id: "88888888-8888-4888-8888-888888888888",
   title: "Beat Saber, expert",
@@ -42,6 +45,17 @@ function settings(): RenderSettings {
 }
 
 const NOTIFICATIONS: Record<string, Notification> = {
+  approval: {
+    id: "a1a1a1a1-0000-4000-8000-000000000005",
+    kind: "approval",
+    guardian: { ...GUARDIAN, name: "Alex Parent" },
+    streamerName: "Sam",
+    invitee: {
+      id: "77777777-7777-4777-8777-777777777777",
+      email: "grandma.jo@example.org",
+      name: "Grandma Jo",
+    },
+  },
   consent: {
     id: "a1a1a1a1-0000-4000-8000-000000000001",
     kind: "consent",
@@ -68,7 +82,10 @@ const NOTIFICATIONS: Record<string, Notification> = {
     guardian: { ...GUARDIAN, name: "Alex Parent" },
     streamerName: "Sam",
     session: SESSION,
-    recording: { id: "99999999-9999-4999-8999-999999999999", durationSeconds: 3925 },
+    recording: {
+      id: "99999999-9999-4999-8999-999999999999",
+      durationSeconds: 3925,
+    },
   },
 };
 
@@ -78,8 +95,12 @@ function snapshot(email: OutgoingEmail): string {
     `From: ${email.from.name} <${email.from.email}>`,
     `To: ${email.to.name ? `${email.to.name} ` : ""}<${email.to.email}>`,
     `Subject: ${email.subject}`,
-    ...Object.entries(email.headers).map(([name, value]) => `${name}: ${value}`),
-    ...Object.entries(email.customArgs).map(([name, value]) => `X-Custom-Arg-${name}: ${value}`),
+    ...Object.entries(email.headers).map(([name, value]) =>
+      `${name}: ${value}`
+    ),
+    ...Object.entries(email.customArgs).map(([name, value]) =>
+      `X-Custom-Arg-${name}: ${value}`
+    ),
     "",
     "--- text/plain",
     email.text,
@@ -99,7 +120,11 @@ for (const [name, notification] of Object.entries(NOTIFICATIONS)) {
       await Deno.writeTextFile(file, actual);
     }
     const expected = await Deno.readTextFile(file);
-    assert.equal(actual, expected, `${name} differs from tests/fixtures/emails/${name}.txt`);
+    assert.equal(
+      actual,
+      expected,
+      `${name} differs from tests/fixtures/emails/${name}.txt`,
+    );
   });
 }
 
@@ -114,7 +139,9 @@ Deno.test("every email is a body SendGrid accepts, with text before HTML and no 
         type: "text/html",
         value: email.html,
       }],
-      headers: Object.keys(email.headers).length > 0 ? email.headers : undefined,
+      headers: Object.keys(email.headers).length > 0
+        ? email.headers
+        : undefined,
       custom_args: email.customArgs,
     };
     assert.deepEqual(checkMailSendBody(JSON.parse(JSON.stringify(body))), []);
@@ -133,34 +160,59 @@ Deno.test("every email is a body SendGrid accepts, with text before HTML and no 
 Deno.test("links carry their token in the fragment, and stream emails offer one-click unsubscribe", async () => {
   const signer = createLinkSigner(SECRET, fixedClock(NOW));
   const expectedTypes: Record<string, string> = {
+    approval: "approval",
     consent: "consent",
     stream_started: "watch",
     recording_ready: "recording",
   };
   for (const [name, notification] of Object.entries(NOTIFICATIONS)) {
     const email = await renderNotification(notification, settings());
-    const links = [...email.text.matchAll(/https:\/\/viewer\.vr\.example\/#\/(\w+)\?link=(\S+)/g)];
+    const links = [
+      ...email.text.matchAll(
+        /https:\/\/viewer\.vr\.example\/#\/(\w+)\?link=(\S+)/g,
+      ),
+    ];
     assert.ok(links.length > 0, `${name} has no viewer link`);
     for (const [, route, token] of links) {
-      const type = route as "watch" | "recording" | "consent" | "preferences";
+      const type = route as
+        | "watch"
+        | "recording"
+        | "consent"
+        | "preferences"
+        | "approval";
       const claims = await signer.verify(token, type);
       assert.equal(claims.guardianId, GUARDIAN.id);
-      assert.ok(email.html.includes(token), `${name}: the HTML part lacks the ${route} link`);
+      assert.ok(
+        email.html.includes(token),
+        `${name}: the HTML part lacks the ${route} link`,
+      );
     }
     const routes = links.map(([, route]) => route);
-    if (expectedTypes[name]) assert.ok(routes.includes(expectedTypes[name]), `${name}: ${routes}`);
-    if (name === "consent") {
-      assert.deepEqual(email.headers, {}, "a consent request has no list to leave");
+    if (expectedTypes[name]) {
+      assert.ok(routes.includes(expectedTypes[name]), `${name}: ${routes}`);
+    }
+    if (name === "consent" || name === "approval") {
+      assert.deepEqual(
+        email.headers,
+        {},
+        `a ${name} request has no list to leave`,
+      );
       continue;
     }
-    assert.ok(routes.includes("preferences"), `${name} has no preferences link`);
+    assert.ok(
+      routes.includes("preferences"),
+      `${name} has no preferences link`,
+    );
     const unsubscribe =
       /^<(https:\/\/project\.supabase\.co\/functions\/v1\/notification-preferences\?link=([^>]+))>$/
         .exec(email.headers["List-Unsubscribe"]);
     assert.ok(unsubscribe, email.headers["List-Unsubscribe"]);
     const claims = await signer.verify(unsubscribe[2], "preferences");
     assert.equal(claims.objectId, GUARDIAN.id);
-    assert.equal(email.headers["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click");
+    assert.equal(
+      email.headers["List-Unsubscribe-Post"],
+      "List-Unsubscribe=One-Click",
+    );
   }
 });
 
@@ -169,19 +221,61 @@ Deno.test("what a streamer or guardian typed is escaped in HTML and kept on one 
     ...NOTIFICATIONS.stream_started,
     guardian: { ...GUARDIAN, name: 'Eve <img src="x">\r\nBcc: all' },
     streamerName: "<script>alert(1)</script>",
-    session: { ...NOTIFICATIONS.stream_started.session!, title: 'A "title" & <b>bold</b>\nBcc: x' },
+    session: {
+      ...NOTIFICATIONS.stream_started.session!,
+      title: 'A "title" & <b>bold</b>\nBcc: x',
+    },
   };
   const email = await renderNotification(hostile, settings());
   assert.doesNotMatch(email.html, /<script|<img|<b>/);
   assert.ok(email.html.includes("&lt;script&gt;alert(1)&lt;/script&gt;"));
-  assert.ok(email.html.includes("A &quot;title&quot; &amp; &lt;b&gt;bold&lt;/b&gt; Bcc: x"));
+  assert.ok(
+    email.html.includes(
+      "A &quot;title&quot; &amp; &lt;b&gt;bold&lt;/b&gt; Bcc: x",
+    ),
+  );
   assert.doesNotMatch(email.subject, /[\r\n]/);
   assert.doesNotMatch(email.to.name ?? "", /[\r\n]/);
   assert.equal(escapeHtml(`'"<>&`), "&#39;&quot;&lt;&gt;&amp;");
 });
 
+Deno.test("no subject carries text a streamer or guardian typed", async () => {
+  const typed = "Win a prize at evil.example";
+  for (const [name, notification] of Object.entries(NOTIFICATIONS)) {
+    const email = await renderNotification({
+      ...notification,
+      guardian: { ...notification.guardian, name: typed },
+      streamerName: typed,
+      session: notification.session &&
+        { ...notification.session, title: typed },
+      invitee: notification.invitee && { ...notification.invitee, name: typed },
+    }, settings());
+    assert.doesNotMatch(
+      email.subject,
+      /prize|evil/,
+      `${name}: ${email.subject}`,
+    );
+    assert.ok(email.subject.includes("VR Stream"), `${name}: ${email.subject}`);
+  }
+});
+
+Deno.test("the approval email names the invitee and links the primary guardian's decision", async () => {
+  const signer = createLinkSigner(SECRET, fixedClock(NOW));
+  const email = await renderNotification(NOTIFICATIONS.approval, settings());
+  assert.ok(email.text.includes("Grandma Jo (grandma.jo@example.org)"));
+  const [, token] = /#\/approval\?link=(\S+)/.exec(email.text)!;
+  const claims = await signer.verify(token, "approval");
+  assert.deepEqual([claims.guardianId, claims.objectId], [
+    GUARDIAN.id,
+    NOTIFICATIONS.approval.invitee!.id,
+  ]);
+});
+
 Deno.test("times and durations read the same on every runtime", () => {
-  assert.equal(formatTime(new Date("2026-01-05T08:03:00Z")), "5 Jan 2026, 08:03 UTC");
+  assert.equal(
+    formatTime(new Date("2026-01-05T08:03:00Z")),
+    "5 Jan 2026, 08:03 UTC",
+  );
   assert.equal(formatDuration(20), "less than a minute");
   assert.equal(formatDuration(60), "1 minute");
   assert.equal(formatDuration(1800), "30 minutes");

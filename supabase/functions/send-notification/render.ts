@@ -216,17 +216,14 @@ export async function renderNotification(
     }
   }
 
-  const greeting = notification.guardian.name
+  // The name in a consent request was typed by whoever invited the address, so that email
+  // greets no one by it; and no header carries it (the recipient's name is not ours to state).
+  const greeting = notification.guardian.name && notification.kind !== "consent"
     ? `Hi ${singleLine(notification.guardian.name, 100)},`
     : "Hello,";
   return {
     notification: { id: notification.id, kind: notification.kind },
-    to: notification.guardian.name
-      ? {
-        email: notification.guardian.email,
-        name: singleLine(notification.guardian.name, 100)!,
-      }
-      : { email: notification.guardian.email },
+    to: { email: notification.guardian.email },
     from: { email: settings.from, name: app },
     subject: singleLine(body.subject, 200)!,
     text: renderText(greeting, body, app),
