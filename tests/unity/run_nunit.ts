@@ -15,6 +15,7 @@ import { startLiveKitDouble } from "../support/livekit_double.ts";
 import { startServer, testSecret } from "../support/stack.ts";
 import { startAuthStandIn } from "./auth_stand_in.ts";
 import { type Fault, startFaultProxy } from "./fault_proxy.ts";
+import { checkMetas } from "./unity_meta.ts";
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 const PACKAGE = `${REPO_ROOT}unity-client`;
@@ -24,14 +25,40 @@ const NUNIT_FRAMEWORK_CANDIDATES = [
 ];
 const NUNIT_TIMEOUT_MS = 10 * 60_000;
 
+/** Outcomes of the tier: NUnit's test cases plus the package layout check. */
+interface Outcome {
+  passed: number;
+  failed: number;
+  /** The runner itself succeeded (nunit-console exited 0 and wrote results). */
+  clean: boolean;
+}
+
 async function main(): Promise<number> {
+  const layout = await checkLayout();
   const build = await Deno.makeTempDir({ prefix: "vrstream-unity-" });
   try {
     const assemblies = await compile(build);
-    return await withStack(build, (env) => runNUnit(build, assemblies.tests, env));
+    const tests = await withStack(build, (env) => runNUnit(build, assemblies.tests, env));
+    const passed = tests.passed + layout.passed;
+    const failed = tests.failed + layout.failed;
+    const ok = failed === 0 && tests.clean;
+    console.log(`${ok ? "ok" : "FAILED"} | ${passed} passed | ${failed} failed`);
+    return ok ? 0 : 1;
   } finally {
     await Deno.remove(build, { recursive: true }).catch(() => {});
   }
+}
+
+/** Every file and folder of the package has its stable-GUID meta (see unity_meta.ts). */
+async function checkLayout(): Promise<Outcome> {
+  const { stale, orphans } = await checkMetas();
+  for (const path of stale) console.log(`stale or missing meta: ${path}`);
+  for (const path of orphans) console.log(`orphan meta: ${path}`);
+  const ok = stale.length + orphans.length === 0;
+  console.log(
+    `${ok ? "ok    " : "FAILED"} unity-client: every asset has its .meta with a stable GUID`,
+  );
+  return { passed: ok ? 1 : 0, failed: ok ? 0 : 1, clean: true };
 }
 
 /** Builds the core and its tests; throws with mcs's output when either fails. */
@@ -68,10 +95,10 @@ async function nunitFramework(): Promise<string> {
 }
 
 /** The stack the tests drive, the variables that point them at it, and its teardown. */
-async function withStack(
+async function withStack<T>(
   build: string,
-  body: (env: Record<string, string>) => Promise<number>,
-): Promise<number> {
+  body: (env: Record<string, string>) => Promise<T>,
+): Promise<T> {
   const apiKey = `sb_publishable_test_${testSecret().slice(0, 16)}`;
   const jwtSecret = testSecret();
   const livekit = startLiveKitDouble();
@@ -156,12 +183,12 @@ async function withStack(
   }
 }
 
-/** Runs nunit-console, prints each test's outcome and the summary line; returns the exit code. */
+/** Runs nunit-console and prints each test's outcome; a test that did not run counts as failed. */
 async function runNUnit(
   build: string,
   tests: string,
   env: Record<string, string>,
-): Promise<number> {
+): Promise<Outcome> {
   const result = `${build}/TestResult.xml`;
   const child = new Deno.Command("nunit-console", {
     args: ["-nologo", "-noshadow", "-labels", `-xml=${result}`, tests],
@@ -179,7 +206,7 @@ async function runNUnit(
     xml = await Deno.readTextFile(result);
   } catch {
     console.error(`nunit-console wrote no result (exit ${status.code}).`);
-    return 1;
+    return { passed: 0, failed: 1, clean: false };
   }
   const cases = [...xml.matchAll(/<test-case\b([^>]*)>/g)].map((match) => ({
     name: attribute(match[1], "name"),
@@ -190,11 +217,9 @@ async function runNUnit(
   for (const c of cases) console.log(`${c.result === "Success" ? "ok    " : "FAILED"} ${c.name}`);
   if (cases.length === 0) {
     console.error("nunit-console ran no test.");
-    return 1;
+    return { passed: 0, failed: 1, clean: false };
   }
-  const ok = failed.length === 0 && status.success;
-  console.log(`${ok ? "ok" : "FAILED"} | ${passed} passed | ${failed.length} failed`);
-  return ok ? 0 : 1;
+  return { passed, failed: failed.length, clean: status.success };
 }
 
 function attribute(attributes: string, name: string): string {
