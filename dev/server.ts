@@ -5,21 +5,37 @@
  * Flags: `--port N` (0: any free port), `--reset` (wipe the embedded database first),
  * `--seed` / `--no-seed` (demo data; default: only into the embedded database),
  * `--no-env-file` (ignore `.env`), `--data-dir DIR` (local state, default `.data`),
- * `--functions-dir DIR`.
+ * `--functions-dir DIR`, `--livekit-standin` (the embedded LiveKit stand-in even where the real
+ * server could run), `--no-local-services` (the functions alone: no local bucket, LiveKit,
+ * egress or schedules; the HTTP tests use it).
  *
  * Harnesses wait for the one stdout line `READY {"url":"http://127.0.0.1:PORT"}`.
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { type Stack, startStack, type StartStackOptions } from "./stack.ts";
+import { loadEnvFile } from "./env_file.ts";
+import { type LocalBucket, startLocalBucket } from "./local_bucket.ts";
+import { type MediaStack, startMediaStack } from "./media_stack.ts";
+import { startSchedules } from "./schedules.ts";
+import { REPO_ROOT, type Stack, startStack, type StartStackOptions } from "./stack.ts";
+
+/** What `deno task dev` runs beside the functions (see `dev/media_stack.ts`). */
+interface Beside {
+  bucket?: LocalBucket;
+  media?: MediaStack;
+  stopSchedules?: () => Promise<void>;
+  /** Banner lines. */
+  describe: string[];
+}
 
 const USAGE = `Usage: deno task dev [--port N] [--reset] [--seed | --no-seed] [--no-env-file]
-                     [--data-dir DIR] [--functions-dir DIR]`;
+                     [--data-dir DIR] [--functions-dir DIR] [--livekit-standin]
+                     [--no-local-services]`;
 
 if (import.meta.main) await main(Deno.args);
 
 async function main(args: string[]): Promise<void> {
-  let options: StartStackOptions;
+  let options: DevOptions;
   try {
     options = parseFlags(args);
   } catch (error) {
@@ -28,9 +44,14 @@ async function main(args: string[]): Promise<void> {
   }
 
   let stack: Stack;
+  const beside: Beside = { describe: [] };
   try {
-    stack = await startStack(options);
+    // The HTTP tests run the server alone (--no-local-services): no bucket, LiveKit or drains.
+    if (options.localServices !== false) await startBucket(options, beside);
+    stack = await startStack({ ...options, env: { ...beside.bucket?.env, ...options.env } });
+    if (options.localServices !== false) await startMedia(stack, options, beside);
   } catch (error) {
+    await stopBeside(beside);
     const message = error instanceof Error ? error.message : String(error);
     console.error(
       message.startsWith("Cannot ") ? message : `Cannot start the local stack: ${message}`,
@@ -38,12 +59,76 @@ async function main(args: string[]): Promise<void> {
     Deno.exit(1);
   }
 
-  stopOnSignals(stack);
-  console.log(banner(stack));
+  stopOnSignals(stack, beside);
+  console.log(banner(stack, beside));
   console.log(`READY ${JSON.stringify({ url: stack.url })}`);
 }
 
-function parseFlags(args: string[]): StartStackOptions {
+/** Options of `deno task dev` beyond the stack's own. */
+type DevOptions = StartStackOptions & { livekitStandIn?: boolean; localServices?: boolean };
+
+/**
+ * The local bucket, unless GCS is configured (in the environment or `.env`). Loaded before the
+ * functions: they read `GCS_*` at start.
+ */
+async function startBucket(options: DevOptions, beside: Beside): Promise<void> {
+  if (options.envFile !== false) {
+    await loadEnvFile(options.envFile ?? join(REPO_ROOT, ".env"));
+  }
+  if (Deno.env.get("GCS_BUCKET")?.trim()) {
+    beside.describe.push("Bucket: the one in GCS_BUCKET");
+    return;
+  }
+  const dataDir = join(options.dataDir ?? join(REPO_ROOT, ".data"), "bucket");
+  beside.bucket = await startLocalBucket({ dataDir });
+  // Egress there cannot encode AAC (Debian's GStreamer has no faac): H.264 + Opus instead.
+  if (!Deno.env.get("EGRESS_ENCODING")) Deno.env.set("EGRESS_ENCODING", "h264-720p30-opus");
+  beside.describe.push(
+    `Bucket: the local one (the project's GCS double) at ${beside.bucket.double.url}, objects kept in ${dataDir}`,
+  );
+}
+
+/**
+ * LiveKit, when the functions were given the development defaults (no LIVEKIT_* of yours):
+ * on the port of that LIVEKIT_URL, with its key pair, webhooks to `livekit-webhook`. Then the
+ * schedules that pg_cron runs in production.
+ */
+async function startMedia(stack: Stack, options: DevOptions, beside: Beside): Promise<void> {
+  if (stack.defaultsApplied.includes("LIVEKIT_URL")) {
+    const url = new URL(Deno.env.get("LIVEKIT_URL")!);
+    beside.media = await startMediaStack({
+      apiKey: Deno.env.get("LIVEKIT_API_KEY")!,
+      apiSecret: Deno.env.get("LIVEKIT_API_SECRET")!,
+      port: Number(url.port),
+      webhookUrl: `${stack.url}/functions/v1/livekit-webhook`,
+      bucket: beside.bucket,
+      workDir: join(options.dataDir ?? join(REPO_ROOT, ".data"), "livekit"),
+      standIn: options.livekitStandIn,
+    });
+    beside.describe.push(...beside.media.describe);
+  } else {
+    beside.describe.push("LiveKit: the one in LIVEKIT_URL");
+  }
+  const jwtSecret = Deno.env.get("SUPABASE_JWT_SECRET");
+  if (jwtSecret) {
+    beside.stopSchedules = startSchedules({
+      functionsUrl: `${stack.url}/functions/v1`,
+      jwtSecret,
+      log: (line) => console.error(line),
+    });
+    beside.describe.push(
+      "Schedules: send-notification every 3 s and reconcile every 30 s, as pg_cron in production",
+    );
+  }
+}
+
+async function stopBeside(beside: Beside): Promise<void> {
+  await beside.stopSchedules?.();
+  await beside.media?.stop();
+  await beside.bucket?.stop();
+}
+
+function parseFlags(args: string[]): DevOptions {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -56,6 +141,8 @@ function parseFlags(args: string[]): StartStackOptions {
       "no-env-file": { type: "boolean", default: false },
       "data-dir": { type: "string" },
       "functions-dir": { type: "string" },
+      "livekit-standin": { type: "boolean", default: false },
+      "no-local-services": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -63,7 +150,11 @@ function parseFlags(args: string[]): StartStackOptions {
     console.log(USAGE);
     Deno.exit(0);
   }
-  const options: StartStackOptions = { reset: values.reset };
+  const options: DevOptions = {
+    reset: values.reset,
+    livekitStandIn: values["livekit-standin"],
+    localServices: !values["no-local-services"],
+  };
   if (values.port !== undefined) {
     const port = Number(values.port);
     if (!/^\d+$/.test(values.port) || port > 65535) {
@@ -80,7 +171,7 @@ function parseFlags(args: string[]): StartStackOptions {
   return options;
 }
 
-function banner(stack: Stack): string {
+function banner(stack: Stack, beside: Beside): string {
   const lines = [
     `Serving ${stack.functions.length} function(s) on ${stack.url}`,
     ...stack.functions.map((name) => `  ${name.padEnd(26)} ${stack.url}/functions/v1/${name}`),
@@ -93,13 +184,7 @@ function banner(stack: Stack): string {
   } else {
     lines.push("No access token: the demo streamer A is not in this database (--seed adds it).");
   }
-  if (stack.defaultsApplied.includes("LIVEKIT_URL")) {
-    lines.push(
-      "LiveKit is not configured, so the functions expect one on ws://127.0.0.1:7880 with the",
-      "  key devkey and the LIVEKIT_API_SECRET of .data/dev-secrets.json (livekit-server --dev",
-      '  --keys "devkey: <secret>"), or set LIVEKIT_* in .env. Until then LiveKit calls answer 503.',
-    );
-  }
+  lines.push(...beside.describe);
   if (!Deno.env.get("SENDGRID_API_KEY")?.trim()) {
     lines.push(
       `SENDGRID_API_KEY is not set: emails are kept, not sent; see ${stack.url}/_dev/mail`,
@@ -109,13 +194,14 @@ function banner(stack: Stack): string {
   return lines.join("\n");
 }
 
-function stopOnSignals(stack: Stack): void {
+function stopOnSignals(stack: Stack, beside: Beside): void {
   let stopping = false;
   async function onSignal() {
     if (stopping) Deno.exit(130);
     stopping = true;
     console.log("Stopping…");
     try {
+      await stopBeside(beside);
       await stack.stop();
       Deno.exit(0);
     } catch (error) {

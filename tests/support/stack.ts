@@ -161,6 +161,8 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
       "--port",
       "0",
       "--no-env-file",
+      // The functions alone: no local bucket, LiveKit or schedules (dev/server.ts).
+      "--no-local-services",
       ...args,
     ],
     cwd: REPO_ROOT,
