@@ -18,6 +18,15 @@ namespace VrStream.Client
         public string Message { get; private set; }
     }
 
+    /// <summary>The contract's named codes that the core acts on (the others come through as sent).</summary>
+    public static class ContractErrorCodes
+    {
+        /// <summary><c>409</c>: the streamer already has a starting or live session; details name it.</summary>
+        public const string SessionAlreadyLive = "session_already_live";
+        /// <summary><c>409</c>: the session ended for good.</summary>
+        public const string SessionEnded = "session_ended";
+    }
+
     /// <summary>
     /// Codes this client uses for failures that did not come as the contract's error body.
     /// Server codes (<c>invalid_request</c>, <c>session_already_live</c>, …) come as sent.

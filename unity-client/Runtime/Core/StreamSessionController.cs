@@ -308,7 +308,7 @@ namespace VrStream.Client
             {
                 fresh = await _options.Api.GetLiveKitTokenAsync(session.Id, cancellationToken).ConfigureAwait(false);
             }
-            catch (ApiException error) when (error.Code == "session_ended")
+            catch (ApiException error) when (error.Code == ContractErrorCodes.SessionEnded)
             {
                 // Ended meanwhile on the server (by the streamer elsewhere, the room closing, or reconcile).
                 lock (_gate) _lastError = error;
@@ -419,7 +419,7 @@ namespace VrStream.Client
 
         private static string ExistingSessionId(ApiException error)
         {
-            if (error.Code != "session_already_live") return null;
+            if (error.Code != ContractErrorCodes.SessionAlreadyLive) return null;
             var details = error.Details as IDictionary<string, object>;
             object id;
             if (details == null || !details.TryGetValue("sessionId", out id)) return null;
