@@ -503,7 +503,8 @@ select is(
   'a freed place can be used'
 );
 
--- Account linking ---------------------------------------------------------------------------
+-- Account linking: never by email (rights follow proof: a signed-in account presenting the
+-- guardian's link, private.guardian_bind_account) ---------------------------------------------
 
 insert into auth.users (id, email, email_confirmed_at)
 values
@@ -521,8 +522,8 @@ values
 
 select is(
   (select user_id from public.guardians where id = 'ac000000-0000-4000-8000-000000000001'),
-  'cccccccc-cccc-4ccc-8ccc-cccccccccccc'::uuid,
-  'a new guardian is linked to the account with that confirmed email (case-insensitively)'
+  null,
+  'a new guardian is not linked to the account with that confirmed email'
 );
 select is(
   (select user_id from public.guardians where id = 'ad000000-0000-4000-8000-000000000001'),
@@ -532,15 +533,15 @@ select is(
 update auth.users set email_confirmed_at = now() where id = 'dddddddd-dddd-4ddd-8ddd-dddddddddddd';
 select is(
   (select user_id from public.guardians where id = 'ad000000-0000-4000-8000-000000000001'),
-  'dddddddd-dddd-4ddd-8ddd-dddddddddddd'::uuid,
-  'confirming the email links the account'
+  null,
+  'confirming the email links nothing'
 );
 insert into auth.users (id, email, email_confirmed_at)
 values ('eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee', 'later@constraints.test', now());
 select is(
   (select user_id from public.guardians where id = 'ae000000-0000-4000-8000-000000000009'),
-  'eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee'::uuid,
-  'an account created later with a confirmed email is linked'
+  null,
+  'an account created later with the same confirmed email is not linked'
 );
 
 -- Notification outbox -----------------------------------------------------------------------

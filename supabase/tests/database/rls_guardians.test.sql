@@ -25,6 +25,12 @@ values
   ('bf000000-0000-4000-8000-000000000001', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb',
     'someone@rls.test', 'pending', null, null);
 
+-- Accounts are bound to guardian rows by proof (private.guardian_bind_account), never by email:
+-- the fixture binds each account with a guardian row here.
+update public.guardians g set user_id = u.id
+  from auth.users u
+ where u.email = g.email and g.streamer_id = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+
 -- Runs a statement and returns how many rows it changed, as the current role.
 create function pg_temp.row_count(p_sql text) returns integer
 language plpgsql

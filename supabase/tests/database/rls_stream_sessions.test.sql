@@ -21,6 +21,12 @@ values
   ('de000000-0000-4000-8000-000000000001', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
     'revoked@rls.test', 'revoked', now(), now());
 
+-- Accounts are bound to guardian rows by proof (private.guardian_bind_account), never by email:
+-- the fixture binds each account with a guardian row here.
+update public.guardians g set user_id = u.id
+  from auth.users u
+ where u.email = g.email and g.streamer_id = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+
 insert into public.stream_sessions
   (id, streamer_id, room_name, status, started_at, ended_at, end_reason, record)
 values

@@ -123,10 +123,13 @@ values
   ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'owner@schema.test', now()),
   ('cccccccc-cccc-4ccc-8ccc-cccccccccccc', 'guardian@schema.test', now()),
   ('dddddddd-dddd-4ddd-8ddd-dddddddddddd', 'revoked@schema.test', now());
-insert into public.guardians (streamer_id, email, status, confirmed_at, revoked_at)
+-- Accounts are bound by proof (private.guardian_bind_account), never by email: set here.
+insert into public.guardians (streamer_id, email, status, confirmed_at, revoked_at, user_id)
 values
-  ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'guardian@schema.test', 'active', now(), null),
-  ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'revoked@schema.test', 'revoked', now(), now());
+  ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'guardian@schema.test', 'active', now(), null,
+    'cccccccc-cccc-4ccc-8ccc-cccccccccccc'),
+  ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'revoked@schema.test', 'revoked', now(), now(),
+    'dddddddd-dddd-4ddd-8ddd-dddddddddddd');
 
 set local role authenticated;
 select set_config('request.jwt.claims',
@@ -165,8 +168,8 @@ select throws_ok(
 );
 reset role;
 
--- Supabase Auth writes auth.users as its own role, which has no rights on our schemas: the
--- linking trigger must still work for it.
+-- Supabase Auth writes auth.users as its own role, which has no rights on our schemas: signing
+-- up must work for it, and an account never gets a guardian's rights from its email.
 create role schema_test_auth_admin nologin;
 grant usage on schema auth to schema_test_auth_admin;
 grant select, insert, update on auth.users to schema_test_auth_admin;
@@ -176,13 +179,13 @@ set local role schema_test_auth_admin;
 select lives_ok(
   $$ insert into auth.users (id, email, email_confirmed_at)
      values ('eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee', 'signs-up-later@schema.test', now()) $$,
-  'the auth service can create users (the linking trigger runs with its own rights)'
+  'the auth service can create users'
 );
 reset role;
 select is(
   (select user_id from public.guardians where email = 'signs-up-later@schema.test'),
-  'eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee'::uuid,
-  'a user created by the auth service is linked to their guardian rows'
+  null,
+  'a user created by the auth service with a guardian''s email is not bound to it'
 );
 
 select * from finish();

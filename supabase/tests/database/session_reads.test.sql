@@ -14,9 +14,10 @@ values
   ('cccccccc-cccc-4ccc-8ccc-cccccccccccc', 'guardian@reads.test', now()),
   ('dddddddd-dddd-4ddd-8ddd-dddddddddddd', 'stranger@reads.test', now());
 
-insert into public.guardians (id, streamer_id, email, status, confirmed_at)
+-- The guardian's account is bound (by proof, never by email).
+insert into public.guardians (id, streamer_id, email, status, confirmed_at, user_id)
 values ('ac000000-0000-4000-8000-000000000001', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
-  'guardian@reads.test', 'active', now());
+  'guardian@reads.test', 'active', now(), 'cccccccc-cccc-4ccc-8ccc-cccccccccccc');
 
 insert into public.stream_sessions (id, streamer_id, room_name, status, started_at, record)
 values
