@@ -85,6 +85,7 @@ export interface WatchMachine<R extends RoomAdapter> {
   room(): R | undefined;
 }
 
+const FIRST_POLL_MS = 2000;
 const SETTLED_RECORDING = new Set(["ready", "failed", "deleted"]);
 
 /** Creates the live view's state machine. */
@@ -207,9 +208,9 @@ export function createWatchMachine<R extends RoomAdapter>(
     });
   }
 
-  function schedulePoll(mine: number): void {
+  function schedulePoll(mine: number, delayMs = pollMs): void {
     cancelPoll?.();
-    cancelPoll = timers.after(pollMs, async () => {
+    cancelPoll = timers.after(delayMs, async () => {
       cancelPoll = undefined;
       try {
         const read = await backend.details();
@@ -300,7 +301,8 @@ export function createWatchMachine<R extends RoomAdapter>(
     if (mine !== attempt) return;
     failures = 0;
     set({ phase: connectedPhase() });
-    schedulePoll(mine);
+    // Soon after joining, so the count includes this viewer; then at the regular pace.
+    schedulePoll(mine, Math.min(pollMs, FIRST_POLL_MS));
   }
 
   function onNetwork(online: boolean): void {
