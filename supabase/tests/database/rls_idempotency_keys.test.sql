@@ -1,6 +1,7 @@
 -- RLS matrix for public.idempotency_keys: anon, the owning user, another streamer, an active
 -- guardian with an account, a revoked guardian and service_role, each trying select, insert,
--- update and delete. Each user reaches only their own keys.
+-- update and delete. Each user reads only their own keys and writes none: start-session
+-- writes them (20261206000000_data_api_read_only.sql).
 begin;
 create extension if not exists pgtap;
 select plan(25);
@@ -85,27 +86,25 @@ select results_eq(
   array['owner-key-0001'],
   'a user sees their own idempotency keys and no one else''s'
 );
-select is(
-  pg_temp.row_count($$
-    insert into public.idempotency_keys (user_id, operation, key, request_hash, expires_at)
-    values ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'start-session', 'owner-key-0002', 'hash-c',
-      now() + interval '1 day') $$),
-  1,
-  'a user can record an idempotency key for themselves'
+select throws_ok(
+  $$ insert into public.idempotency_keys (user_id, operation, key, request_hash, expires_at)
+     values ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'start-session', 'owner-key-0002', 'hash-c',
+       now() + interval '1 day') $$,
+  '42501', 'permission denied for table idempotency_keys',
+  'a user cannot record an idempotency key, even for themselves'
 );
 select throws_ok(
   $$ insert into public.idempotency_keys (user_id, operation, key, request_hash, expires_at)
      values ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'start-session', 'planted-key-01', 'h',
        now()) $$,
-  '42501', 'new row violates row-level security policy for table "idempotency_keys"',
+  '42501', 'permission denied for table idempotency_keys',
   'a user cannot record idempotency keys for someone else'
 );
-select is(
-  pg_temp.row_count($$
-    update public.idempotency_keys set status_code = 201, response = '{"ok":true}'
-    where key = 'owner-key-0001' $$),
-  1,
-  'a user can store the response of their own idempotency key'
+select throws_ok(
+  $$ update public.idempotency_keys set status_code = 201, response = '{"ok":true}'
+     where key = 'owner-key-0001' $$,
+  '42501', 'permission denied for table idempotency_keys',
+  'a user cannot store a response for their own idempotency key'
 );
 select throws_ok(
   $$ delete from public.idempotency_keys where key = 'owner-key-0001' $$,
@@ -126,14 +125,13 @@ select throws_ok(
   $$ insert into public.idempotency_keys (user_id, operation, key, request_hash, expires_at)
      values ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'start-session', 'planted-key-02', 'h',
        now()) $$,
-  '42501', 'new row violates row-level security policy for table "idempotency_keys"',
+  '42501', 'permission denied for table idempotency_keys',
   'another streamer cannot record keys for the owner'
 );
-select is(
-  pg_temp.row_count($$
-    update public.idempotency_keys set response = '{"forged":true}'
-    where key = 'owner-key-0001' $$),
-  0,
+select throws_ok(
+  $$ update public.idempotency_keys set response = '{"forged":true}'
+     where key = 'owner-key-0001' $$,
+  '42501', 'permission denied for table idempotency_keys',
   'another streamer cannot update the owner''s keys'
 );
 select throws_ok(
@@ -154,14 +152,13 @@ select throws_ok(
   $$ insert into public.idempotency_keys (user_id, operation, key, request_hash, expires_at)
      values ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'start-session', 'planted-key-03', 'h',
        now()) $$,
-  '42501', 'new row violates row-level security policy for table "idempotency_keys"',
+  '42501', 'permission denied for table idempotency_keys',
   'an active guardian cannot record keys for the streamer'
 );
-select is(
-  pg_temp.row_count($$
-    update public.idempotency_keys set response = '{"forged":true}'
-    where key = 'owner-key-0001' $$),
-  0,
+select throws_ok(
+  $$ update public.idempotency_keys set response = '{"forged":true}'
+     where key = 'owner-key-0001' $$,
+  '42501', 'permission denied for table idempotency_keys',
   'an active guardian cannot update the streamer''s keys'
 );
 select throws_ok(
@@ -182,14 +179,13 @@ select throws_ok(
   $$ insert into public.idempotency_keys (user_id, operation, key, request_hash, expires_at)
      values ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'start-session', 'planted-key-04', 'h',
        now()) $$,
-  '42501', 'new row violates row-level security policy for table "idempotency_keys"',
+  '42501', 'permission denied for table idempotency_keys',
   'a revoked guardian cannot record keys for the streamer'
 );
-select is(
-  pg_temp.row_count($$
-    update public.idempotency_keys set response = '{"forged":true}'
-    where key = 'owner-key-0001' $$),
-  0,
+select throws_ok(
+  $$ update public.idempotency_keys set response = '{"forged":true}'
+     where key = 'owner-key-0001' $$,
+  '42501', 'permission denied for table idempotency_keys',
   'a revoked guardian cannot update the streamer''s keys'
 );
 select throws_ok(
@@ -208,7 +204,7 @@ select results_eq(
      where user_id in ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
        'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb')
      order by key $$,
-  array['other-key-0001', 'owner-key-0001', 'owner-key-0002'],
+  array['other-key-0001', 'owner-key-0001'],
   'service_role sees every idempotency key'
 );
 select is(
