@@ -82,14 +82,16 @@ Deno.test("every function folder has a config.toml section and every section a f
   }
 });
 
-Deno.test("the only package.json is the viewer's npm package, which brings no dependencies", async () => {
+Deno.test("the only package.json files are the viewer's npm package and the Unity package's manifest", async () => {
   const files = await new Deno.Command("git", {
     args: ["ls-files", "--cached", "--others", "--exclude-standard"],
     cwd: root.pathname,
     stdout: "piped",
   }).output();
   const listed = new TextDecoder().decode(files.stdout).split("\n");
-  assert.deepEqual(listed.filter((path) => /(^|\/)package\.json$/.test(path)), [
+  // A package.json elsewhere would change how Deno resolves npm packages for that folder.
+  assert.deepEqual(listed.filter((path) => /(^|\/)package\.json$/.test(path)).sort(), [
+    "unity-client/package.json",
     "viewer/package.json",
   ]);
   // What the viewer uses is pinned in the root deno.json; the host app supplies the peers.
