@@ -105,11 +105,17 @@ function createDatabase(url: string, options: DatabaseOptions): Database {
     work: (tx: Tx) => Promise<T>,
   ): Promise<T> {
     return sql.begin(async (tx) => {
+      // A user must exist (private.require_user, a 401 otherwise); the subquery runs first,
+      // while the connection is still the owner's, then the role and claims are set.
+      const caller = role === "authenticated"
+        ? tx`(select private.require_user(${String(claims.sub)}::uuid))`
+        : tx`(select null)`;
       const setup = tx`
         select set_config('role', ${role}, true),
                set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
                set_config('request.jwt.claim.sub', ${String(claims.sub ?? "")}, true),
-               set_config('statement_timeout', ${timeout}, true)`.execute();
+               set_config('statement_timeout', ${timeout}, true)
+          from ${caller} as caller`.execute();
       setup.catch(() => {}); // awaited below; this only keeps an early failure handled
       try {
         const result = await work(tx);

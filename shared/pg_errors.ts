@@ -26,6 +26,7 @@ const NAMED_CONFLICTS: Record<string, { code: string; message: string }> = {
  * validly signed token whose `sub` is no user (deleted, or never was), so `401 unauthorized`.
  */
 const CALLER_IS_USER = new Set([
+  "caller_is_user", // private.require_user
   "stream_sessions_streamer_id_fkey",
   "idempotency_keys_user_id_fkey",
   "guardians_streamer_id_fkey",

@@ -137,6 +137,14 @@ Deno.test("start-session replays only a key the function wrote for the caller's 
         401,
         "unauthorized",
       );
+      // Reads too: an empty list or a 404 would pass a deleted account off as a real one.
+      assertError(await api.get("streams", { token: ghost }), 401, "unauthorized");
+      assertError(
+        await api.get(`streams?sessionId=${CHILD_SESSION}`, { token: ghost }),
+        401,
+        "unauthorized",
+      );
+      assertError(await api.get("guardians", { token: ghost }), 401, "unauthorized");
     });
 
     await t.step("an anonymous user is 403 forbidden for every session operation", async () => {
