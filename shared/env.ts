@@ -122,10 +122,18 @@ export const authEnv = z.object({
   };
 });
 
-/** Link tokens in emails. */
+/**
+ * Link tokens in emails. During a rotation `LINK_SIGNING_SECRET_PREVIOUS` still verifies the
+ * links already sent (it signs nothing); remove it once they may expire
+ * (docs/runbooks/rotating-secrets.md).
+ */
 export const linkEnv = z.object({
   LINK_SIGNING_SECRET: secret("LINK_SIGNING_SECRET"),
-}).transform((env) => ({ linkSecret: env.LINK_SIGNING_SECRET }));
+  LINK_SIGNING_SECRET_PREVIOUS: secret("LINK_SIGNING_SECRET_PREVIOUS").optional(),
+}).transform((env) => ({
+  linkSecret: env.LINK_SIGNING_SECRET,
+  previousLinkSecret: env.LINK_SIGNING_SECRET_PREVIOUS,
+}));
 
 /** Error reporting and the running version. */
 export const observabilityEnv = z.object({
@@ -187,6 +195,24 @@ export const livekitEnv = optionalGroup("LiveKit", {
     apiSecret: livekit.LIVEKIT_API_SECRET,
     maxParticipants: livekit.LIVEKIT_MAX_PARTICIPANTS,
     timeoutSeconds: livekit.LIVEKIT_TIMEOUT_SECONDS,
+  }
+);
+
+/**
+ * During a rotation of LiveKit's key pair, the pair LiveKit may still sign webhooks with
+ * (livekit-webhook picks the pair the token names in `iss`). Only the webhook reads it: API
+ * calls and grants use `LIVEKIT_API_KEY` alone. Optional as a group.
+ */
+export const livekitWebhookPreviousEnv = optionalGroup("the previous LiveKit webhook key", {
+  LIVEKIT_WEBHOOK_PREVIOUS_API_KEY: z.string().min(
+    1,
+    "LIVEKIT_WEBHOOK_PREVIOUS_API_KEY is required",
+  ),
+  LIVEKIT_WEBHOOK_PREVIOUS_API_SECRET: secret("LIVEKIT_WEBHOOK_PREVIOUS_API_SECRET"),
+}).transform((previous) =>
+  previous && {
+    apiKey: previous.LIVEKIT_WEBHOOK_PREVIOUS_API_KEY,
+    apiSecret: previous.LIVEKIT_WEBHOOK_PREVIOUS_API_SECRET,
   }
 );
 

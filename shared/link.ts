@@ -3,11 +3,12 @@
  * and one object, and expiring. Whether the guardian and object are still valid is checked by
  * the function that accepts the link, against the database.
  */
-import { jwtVerify, SignJWT } from "jose";
+import { errors, jwtVerify, SignJWT } from "jose";
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
 import { hmacKey } from "./auth.ts";
 import { HttpError } from "./errors.ts";
+import { createLogger, type Logger } from "./log.ts";
 
 /** What a link lets its holder do. */
 export type LinkType =
@@ -60,17 +61,72 @@ export interface LinkSigner {
   verify(token: string, type: LinkType): Promise<LinkClaims>;
 }
 
-/** Creates a signer for `secret` (at least 32 characters). */
+/**
+ * The secrets of link tokens: `linkSecret` signs and verifies; during a rotation
+ * `previousLinkSecret` (the one before it) verifies the links already sent and signs nothing.
+ */
+export interface LinkSecrets {
+  linkSecret: string;
+  previousLinkSecret?: string;
+}
+
+/** Options of {@linkcode createLinkSigner}. */
+export interface LinkSignerOptions {
+  /**
+   * Told when a link verified only with the previous secret (never a secret or a token), so
+   * an operator sees when old links stop arriving. @default {a logger writing to stdout}
+   */
+  log?: Logger;
+}
+
+/**
+ * Creates a signer for `secrets` (each at least 32 characters), or for one secret alone.
+ * New links are always signed with the current secret.
+ */
 export function createLinkSigner(
-  secret: string,
+  secrets: string | LinkSecrets,
   clock: Clock = systemClock,
+  options: LinkSignerOptions = {},
 ): LinkSigner {
-  if (secret.length < 32) {
-    throw new Error(
-      "Cannot sign links: the secret is shorter than 32 characters",
-    );
+  const { linkSecret, previousLinkSecret } = typeof secrets === "string"
+    ? { linkSecret: secrets, previousLinkSecret: undefined }
+    : secrets;
+  for (const secret of [linkSecret, previousLinkSecret]) {
+    if (secret !== undefined && secret.length < 32) {
+      throw new Error(
+        "Cannot sign links: the secret is shorter than 32 characters",
+      );
+    }
   }
-  const key = hmacKey(secret, ["sign", "verify"]);
+  const log = options.log ?? createLogger({ component: "link-signer" });
+  const key = hmacKey(linkSecret, ["sign", "verify"]);
+  const previousKey = previousLinkSecret === undefined
+    ? undefined
+    : hmacKey(previousLinkSecret, ["verify"]);
+
+  async function claimsOf(
+    token: string,
+    key: CryptoKey,
+    type: LinkType,
+  ): Promise<LinkClaims> {
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: ["HS256"],
+      audience: AUDIENCE,
+      typ: TOKEN_TYPE,
+      requiredClaims: ["exp", "sub"],
+      currentDate: clock.now(),
+    });
+    if (payload.typ !== type || typeof payload.obj !== "string") {
+      throw new Error("wrong type");
+    }
+    return {
+      type,
+      guardianId: payload.sub!,
+      objectId: payload.obj,
+      expiresAt: new Date(payload.exp! * 1000),
+    };
+  }
+
   return {
     async sign(link, options = {}) {
       const now = Math.floor(clock.now().getTime() / 1000);
@@ -86,22 +142,24 @@ export function createLinkSigner(
     },
     async verify(token, type) {
       try {
-        const { payload } = await jwtVerify(token, await key, {
-          algorithms: ["HS256"],
-          audience: AUDIENCE,
-          typ: TOKEN_TYPE,
-          requiredClaims: ["exp", "sub"],
-          currentDate: clock.now(),
-        });
-        if (payload.typ !== type || typeof payload.obj !== "string") {
-          throw new Error("wrong type");
+        return await claimsOf(token, await key, type);
+      } catch (error) {
+        // Only a signature the current secret refused may be the previous secret's: an
+        // expired or mistyped link stays refused whichever secret signed it.
+        if (
+          !previousKey ||
+          !(error instanceof errors.JWSSignatureVerificationFailed)
+        ) {
+          throw invalidLink();
         }
-        return {
+      }
+      try {
+        const claims = await claimsOf(token, await previousKey, type);
+        log.warn("link accepted with LINK_SIGNING_SECRET_PREVIOUS", {
           type,
-          guardianId: payload.sub!,
-          objectId: payload.obj,
-          expiresAt: new Date(payload.exp! * 1000),
-        };
+          expiresAt: claims.expiresAt.toISOString(),
+        });
+        return claims;
       } catch {
         throw invalidLink();
       }

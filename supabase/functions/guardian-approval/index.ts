@@ -26,7 +26,7 @@ reportErrorsTo(config.observability);
 
 const fetch = createGuardianApprovalHandler({
   db: databaseOf(config.database),
-  links: createLinkSigner(config.link.linkSecret, systemClock),
+  links: createLinkSigner(config.link, systemClock),
   // The drain needs a service credential (the key, or a token signed with the JWT secret).
   drain: createDrainRequester({ ...config.functions, ...config.auth }),
   cors: config.cors,

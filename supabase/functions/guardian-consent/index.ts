@@ -24,7 +24,7 @@ reportErrorsTo(config.observability);
 
 const fetch = createGuardianConsentHandler({
   db: databaseOf(config.database),
-  links: createLinkSigner(config.link.linkSecret, systemClock),
+  links: createLinkSigner(config.link, systemClock),
   verifier: createTokenVerifier(config.auth),
   cors: config.cors,
   clock: systemClock,

@@ -27,7 +27,7 @@ reportErrorsTo(config.observability);
 const fetch = createLiveKitTokenHandler({
   db: databaseOf(config.database),
   verifier: createTokenVerifier(config.auth),
-  links: createLinkSigner(config.link.linkSecret, systemClock),
+  links: createLinkSigner(config.link, systemClock),
   livekit: config.livekit,
   cors: config.cors,
   clock: systemClock,

@@ -7,7 +7,6 @@
  * and bad input is 4xx: a field too large for the database is `400` (payload.ts). Key material
  * an event echoes (egress storage credentials) is removed before it is stored or logged.
  */
-import { WebhookReceiver } from "livekit-server-sdk";
 import type postgres from "postgres";
 import { readText, WEBHOOK_BODY_LIMIT } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
@@ -22,11 +21,17 @@ import { DISPATCH, type WebhookEventName } from "./dispatch.ts";
 import type { EventJson } from "./events/types.ts";
 import { lockSession } from "../../../shared/session_state.ts";
 import { oversizedFields, withoutSecrets } from "./payload.ts";
+import { createWebhookVerifier, type WebhookKeyPair } from "./signing_keys.ts";
 
 /** Options of {@linkcode createWebhookHandler}. */
 export interface WebhookOptions {
   db: Database;
   livekit: LiveKitSettings;
+  /**
+   * During a rotation, the key pair LiveKit may still sign webhooks with; it verifies only
+   * (signing_keys.ts).
+   */
+  previousWebhookKey?: WebhookKeyPair;
   /** Where a restarted egress records; without it, no egress is restarted. */
   recording?: RecordingTarget;
   /** Sends the emails an event queued (a session live or ended, a recording ready). */
@@ -57,10 +62,7 @@ function eventTime(event: EventJson, fallback: Date): Date {
 /** Builds the `livekit-webhook` function. */
 export function createWebhookHandler(options: WebhookOptions) {
   const { db, clock } = options;
-  const receiver = new WebhookReceiver(
-    options.livekit.apiKey,
-    options.livekit.apiSecret,
-  );
+  const receiver = createWebhookVerifier(options.livekit, options.previousWebhookKey);
 
   async function verify(
     body: string,
@@ -68,7 +70,13 @@ export function createWebhookHandler(options: WebhookOptions) {
     log: Logger,
   ): Promise<EventJson> {
     try {
-      const event = await receiver.receive(body, authorization ?? undefined);
+      const { event, keyUsed } = await receiver.receive(body, authorization ?? undefined);
+      if (keyUsed === "previous") {
+        // The setting's name, never its value: LiveKit still signs with the old pair.
+        log.warn("webhook verified with the previous LiveKit key pair", {
+          keyPair: "LIVEKIT_WEBHOOK_PREVIOUS_API_KEY",
+        });
+      }
       return event.toJson() as EventJson;
     } catch (error) {
       if (isMalformed(error)) {

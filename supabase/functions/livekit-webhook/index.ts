@@ -9,6 +9,7 @@ import {
   egressEnv,
   functionsEnv,
   livekitRequiredEnv,
+  livekitWebhookPreviousEnv,
   observabilityEnv,
   parseConfig,
   storageEnv,
@@ -21,6 +22,7 @@ const config = parseConfig({
   database: databaseEnv,
   cors: corsEnv,
   livekit: livekitRequiredEnv,
+  previousWebhookKey: livekitWebhookPreviousEnv,
   storage: storageEnv,
   egress: egressEnv,
   auth: authEnv,
@@ -31,6 +33,7 @@ reportErrorsTo(config.observability);
 const fetch = createWebhookHandler({
   db: databaseOf(config.database),
   livekit: config.livekit,
+  previousWebhookKey: config.previousWebhookKey,
   recording: recordingTargetOf(config.storage, config.egress),
   drain: createDrainRequester({ ...config.functions, ...config.auth }),
   cors: config.cors,

@@ -21,7 +21,7 @@ reportErrorsTo(config.observability);
 
 const fetch = createNotificationPreferencesHandler({
   db: databaseOf(config.database),
-  links: createLinkSigner(config.link.linkSecret, systemClock),
+  links: createLinkSigner(config.link, systemClock),
   cors: config.cors,
   clock: systemClock,
 });

@@ -28,7 +28,7 @@ reportErrorsTo(config.observability);
 const fetch = createRecordingUrlHandler({
   db: databaseOf(config.database),
   verifier: createTokenVerifier(config.auth),
-  links: createLinkSigner(config.link.linkSecret, systemClock),
+  links: createLinkSigner(config.link, systemClock),
   storage: config.storage && getObjectStorage(config.storage),
   cors: config.cors,
   clock: systemClock,

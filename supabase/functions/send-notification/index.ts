@@ -45,7 +45,7 @@ const fetch = createSendNotificationHandler({
       clock: systemClock,
     })
     : createCaptureMailer(db),
-  links: createLinkSigner(config.link.linkSecret, systemClock),
+  links: createLinkSigner(config.link, systemClock),
   email: {
     appName: config.email.appName,
     from: config.email.from ?? "no-reply@localhost",

@@ -25,7 +25,7 @@ reportErrorsTo(config.observability);
 const fetch = createStreamsHandler({
   db: databaseOf(config.database),
   verifier: createTokenVerifier(config.auth),
-  links: createLinkSigner(config.link.linkSecret, systemClock),
+  links: createLinkSigner(config.link, systemClock),
   cors: config.cors,
   clock: systemClock,
 });
