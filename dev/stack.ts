@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { errorResponse, HttpError, notFound } from "../shared/errors.ts";
 import * as databases from "../shared/db.ts";
+import { requestIdOf } from "../shared/http.ts";
 import { prepareDatabase } from "./database.ts";
 import { loadEnvFile } from "./env_file.ts";
 import { createMailViewer, MAIL_VIEWER_PATH } from "./mail_viewer.ts";
@@ -23,7 +24,6 @@ export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 export const DEFAULT_PORT = 54321;
 
 const EMBEDDED_CLOSE_TIMEOUT_MS = 3000;
-const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 const FUNCTION_PATH = /^\/functions\/v1\/([^/]+)(?:\/|$)/;
 const GENERATED_SECRETS = ["SUPABASE_JWT_SECRET", "LINK_SIGNING_SECRET"];
 const LIVEKIT_GROUP = ["LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"];
@@ -170,12 +170,6 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     await release(resources).catch(() => {});
     throw error;
   }
-}
-
-/** The request id the contract asks for: the caller's when well formed, else a new one. */
-export function requestIdOf(request: Request): string {
-  const given = request.headers.get("x-request-id");
-  return given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
 }
 
 async function route(
