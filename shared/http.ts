@@ -3,6 +3,7 @@
  * request, CORS, method dispatch, and the single place where thrown errors become the
  * contract's error responses.
  */
+import type { Clock } from "./clock.ts";
 import { corsHeaders, type CorsOptions, preflightResponse } from "./cors.ts";
 import { errorResponse, HttpError, notFound } from "./errors.ts";
 import { createLogger, describeError, type LogFields, type Logger, type LogSink } from "./log.ts";
@@ -26,13 +27,23 @@ export type Handler = (request: Request, context: RequestContext) => Promise<Res
 /** HTTP methods the contract uses. */
 export type Method = "GET" | "POST" | "DELETE";
 
-/** Options of {@linkcode createFunction}. */
-export interface FunctionOptions {
-  /** The function's name, as in `/functions/v1/<name>`. */
-  name: string;
+/**
+ * What every function's handler takes besides its own collaborators; each handler's options
+ * extend it (`interface EndSessionOptions extends HandlerOptions`).
+ */
+export interface HandlerOptions {
+  /** Origins whose browsers may call the function. */
   cors: CorsOptions;
+  /** The source of `now`; tests pass a fixed one. */
+  clock: Clock;
   /** Where log lines go. @default {stdout} */
   logSink?: LogSink;
+}
+
+/** Options of {@linkcode createFunction}. */
+export interface FunctionOptions extends Pick<HandlerOptions, "cors" | "logSink"> {
+  /** The function's name, as in `/functions/v1/<name>`. */
+  name: string;
   /** Called with every unexpected error. @default {the isolate's Sentry reporter, if any} */
   reportError?: (error: unknown, context: RequestContext) => void;
 }
