@@ -37,49 +37,32 @@ export interface ReconcileOptions extends HandlerOptions {
   bucket?: string;
 }
 
-const NO_RETENTION: RecordingRetentionResult = {
-  recordingsExpired: 0,
-  uploadsRemoved: 0,
-};
+const NO_RETENTION: RecordingRetentionResult = { recordingsExpired: 0, uploadsRemoved: 0 };
 
 /** Builds the `reconcile` function. */
 export function createReconcileHandler(options: ReconcileOptions) {
   const { db, clock, livekit, bucket } = options;
 
-  return createFunction({
-    name: "reconcile",
-    cors: options.cors,
-    logSink: options.logSink,
-  }, {
-    POST: withService(
-      { verifier: options.verifier },
-      async (request, context) => {
-        await readJson(request, z.strictObject({}));
-        const now = clock.now();
-        const sweep: SweepContext = {
-          db,
-          livekit,
-          bucket,
-          now,
-          log: context.log,
-        };
-        const sessionsAbandoned = await abandonStaleSessions(sweep);
-        const retention = options.retention ? await options.retention(now) : NO_RETENTION;
-        const rooms = await listRoomNames(livekit);
-        const roomless = await endRoomlessSessions(sweep, rooms);
-        const recordingsUpdated = await refreshStuckRecordings(sweep);
-        await deleteEndedRooms(sweep, rooms);
-        await purgeExpired(sweep);
-        const result = {
-          sessionsEnded: roomless.ended,
-          sessionsAbandoned: sessionsAbandoned + roomless.abandoned,
-          recordingsUpdated,
-          recordingsExpired: retention.recordingsExpired +
-            retention.uploadsRemoved,
-        };
-        context.annotate(result);
-        return json(result);
-      },
-    ),
+  return createFunction({ name: "reconcile", cors: options.cors, logSink: options.logSink }, {
+    POST: withService({ verifier: options.verifier }, async (request, context) => {
+      await readJson(request, z.strictObject({}));
+      const now = clock.now();
+      const sweep: SweepContext = { db, livekit, bucket, now, log: context.log };
+      const sessionsAbandoned = await abandonStaleSessions(sweep);
+      const retention = options.retention ? await options.retention(now) : NO_RETENTION;
+      const rooms = await listRoomNames(livekit);
+      const roomless = await endRoomlessSessions(sweep, rooms);
+      const recordingsUpdated = await refreshStuckRecordings(sweep);
+      await deleteEndedRooms(sweep, rooms);
+      await purgeExpired(sweep);
+      const result = {
+        sessionsEnded: roomless.ended,
+        sessionsAbandoned: sessionsAbandoned + roomless.abandoned,
+        recordingsUpdated,
+        recordingsExpired: retention.recordingsExpired + retention.uploadsRemoved,
+      };
+      context.annotate(result);
+      return json(result);
+    }),
   });
 }
