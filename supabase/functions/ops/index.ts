@@ -1,0 +1,29 @@
+import { createTokenVerifier } from "../../../shared/auth.ts";
+import { systemClock } from "../../../shared/clock.ts";
+import { databaseOf } from "../../../shared/db.ts";
+import {
+  authEnv,
+  corsEnv,
+  databaseEnv,
+  observabilityEnv,
+  parseConfig,
+} from "../../../shared/env.ts";
+import { reportErrorsTo } from "../../../shared/sentry.ts";
+import { createOpsHandler } from "./handler.ts";
+
+const config = parseConfig({
+  observability: observabilityEnv,
+  database: databaseEnv,
+  auth: authEnv,
+  cors: corsEnv,
+});
+reportErrorsTo(config.observability);
+
+const fetch = createOpsHandler({
+  db: databaseOf(config.database),
+  verifier: createTokenVerifier(config.auth),
+  cors: config.cors,
+  clock: systemClock,
+});
+
+export default { fetch } satisfies Deno.ServeDefaultExport;
