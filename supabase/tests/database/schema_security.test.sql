@@ -87,9 +87,8 @@ select is_empty(
 );
 select policies_are(
   'public', 'stream_sessions',
-  array['stream_sessions_select_own', 'stream_sessions_select_guarded',
-    'stream_sessions_insert_own', 'stream_sessions_update_own'],
-  'stream_sessions has exactly the policies of the contract'
+  array['stream_sessions_select_own', 'stream_sessions_select_guarded'],
+  'stream_sessions has exactly the policies of the contract (read-only for users)'
 );
 select policies_are(
   'public', 'notification_outbox', array[]::name[],
