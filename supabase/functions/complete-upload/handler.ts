@@ -7,12 +7,9 @@
 import { z } from "zod";
 import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
 import { conflict, forbidden } from "../../../shared/errors.ts";
-import { createFunction, json } from "../../../shared/http.ts";
-import type { LogSink } from "../../../shared/log.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { findRecording, recordingNotFound, requireStorage } from "../../../shared/recordings.ts";
 import { toRecording } from "../../../shared/sessions.ts";
@@ -21,16 +18,13 @@ import type { ObjectStorage } from "../../../shared/storage.ts";
 const Body = z.strictObject({ recordingId: z.uuid() });
 
 /** Options of {@linkcode createCompleteUploadHandler}. */
-export interface CompleteUploadOptions {
+export interface CompleteUploadOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
   /** The bucket; without one, completing an upload is `503 storage_unavailable`. */
   storage: ObjectStorage | undefined;
-  cors: CorsOptions;
-  clock: Clock;
   /** Asked to send the queued "recording ready" emails now rather than at the next drain. */
   drain?: DrainRequester;
-  logSink?: LogSink;
 }
 
 /** Builds the `complete-upload` function. */

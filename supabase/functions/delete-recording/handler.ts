@@ -9,12 +9,9 @@
 import { z } from "zod";
 import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
 import { conflict, forbidden } from "../../../shared/errors.ts";
-import { createFunction, json } from "../../../shared/http.ts";
-import type { LogSink } from "../../../shared/log.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
 import {
   findRecording,
   isInProgress,
@@ -34,14 +31,11 @@ interface DeletionTarget extends Pick<RecordingRow, "id" | "source" | "status" |
 }
 
 /** Options of {@linkcode createDeleteRecordingHandler}. */
-export interface DeleteRecordingOptions {
+export interface DeleteRecordingOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
   /** The bucket; without one, recordings that have an object cannot be deleted (503). */
   storage: ObjectStorage | undefined;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 /** Builds the `delete-recording` function. */

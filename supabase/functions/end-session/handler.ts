@@ -6,13 +6,11 @@
 import { z } from "zod";
 import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import { claimsParameter, type Database } from "../../../shared/db.ts";
 import { forbidden, unauthorized } from "../../../shared/errors.ts";
-import { createFunction, json } from "../../../shared/http.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
 import { deleteSessionRoom, type LiveKitSettings } from "../../../shared/livekit.ts";
-import { describeError, type LogSink } from "../../../shared/log.ts";
+import { describeError } from "../../../shared/log.ts";
 import {
   sessionFromJson,
   type SessionJson,
@@ -26,13 +24,10 @@ const Body = z.strictObject({ sessionId: z.uuid() });
 type Outcome = "unknown_user" | "not_found" | "forbidden" | "ended";
 
 /** Options of {@linkcode createEndSessionHandler}. */
-export interface EndSessionOptions {
+export interface EndSessionOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
   livekit: LiveKitSettings;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 /** Builds the `end-session` function. */

@@ -11,8 +11,6 @@
  */
 import { z } from "zod";
 import { readJson, readQuery } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
 import { conflict, invalidRequest } from "../../../shared/errors.ts";
 import {
@@ -24,6 +22,7 @@ import {
 } from "../../../shared/guardians.ts";
 import {
   createFunction,
+  type HandlerOptions,
   json,
   type RequestContext,
 } from "../../../shared/http.ts";
@@ -33,7 +32,6 @@ import {
   type LinkClaims,
   type LinkSigner,
 } from "../../../shared/link.ts";
-import type { LogSink } from "../../../shared/log.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 
 const Link = z.string().min(1).max(4096);
@@ -48,14 +46,11 @@ const Body = z.strictObject({
 });
 
 /** Options of {@linkcode createGuardianApprovalHandler}. */
-export interface GuardianApprovalOptions {
+export interface GuardianApprovalOptions extends HandlerOptions {
   db: Database;
   links: LinkSigner;
   /** Asks send-notification to send the consent email of an approved invitation now. */
   drain: DrainRequester;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 interface DecideResult {

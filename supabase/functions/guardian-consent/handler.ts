@@ -12,8 +12,6 @@
 import { z } from "zod";
 import { bearerToken, type TokenVerifier } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
 import { invalidRequest } from "../../../shared/errors.ts";
 import {
@@ -22,25 +20,17 @@ import {
   resolveGuardianLink,
   toGuardian,
 } from "../../../shared/guardians.ts";
-import { createFunction, json } from "../../../shared/http.ts";
-import {
-  findLinkToken,
-  invalidLink,
-  type LinkSigner,
-} from "../../../shared/link.ts";
-import type { LogSink } from "../../../shared/log.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
+import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/link.ts";
 
 const Body = z.strictObject({ link: z.string().min(1).max(4096).optional() });
 
 /** Options of {@linkcode createGuardianConsentHandler}. */
-export interface GuardianConsentOptions {
+export interface GuardianConsentOptions extends HandlerOptions {
   db: Database;
   links: LinkSigner;
   /** Verifies the optional bearer token of a signed-in guardian. */
   verifier: TokenVerifier;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 interface ConsentResult {

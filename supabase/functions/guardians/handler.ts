@@ -15,21 +15,10 @@
  * the guardian's viewer identity from every live room of the streamer.
  */
 import { z } from "zod";
-import {
-  bearerToken,
-  type TokenVerifier,
-  type UserClaims,
-} from "../../../shared/auth.ts";
+import { bearerToken, type TokenVerifier, type UserClaims } from "../../../shared/auth.ts";
 import { readJson, readQuery } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import {
-  conflict,
-  forbidden,
-  notFound,
-  unauthorized,
-} from "../../../shared/errors.ts";
+import { conflict, forbidden, notFound, unauthorized } from "../../../shared/errors.ts";
 import {
   guardianFromJson,
   type GuardianRow,
@@ -39,10 +28,11 @@ import {
 } from "../../../shared/guardians.ts";
 import {
   createFunction,
+  type HandlerOptions,
   json,
   type RequestContext,
 } from "../../../shared/http.ts";
-import type { Logger, LogSink } from "../../../shared/log.ts";
+import type { Logger } from "../../../shared/log.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { rateLimited } from "../../../shared/rate_limit.ts";
 import { safeText } from "../../../shared/text.ts";
@@ -93,16 +83,13 @@ export type RemoveParticipant = (
 ) => Promise<void>;
 
 /** Options of {@linkcode createGuardiansHandler}. */
-export interface GuardiansOptions {
+export interface GuardiansOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
   /** Asks send-notification to send the queued emails now. */
   drain: DrainRequester;
   /** LiveKit's RemoveParticipant; without LiveKit configured, undefined (nothing is live). */
   removeParticipant?: RemoveParticipant;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 type Caller = { kind: "service" } | { kind: "user"; user: UserClaims };
@@ -151,12 +138,8 @@ export function createGuardiansHandler(options: GuardiansOptions) {
     const [result] = await db.sql<InviteResult[]>`
       select outcome, guardian, retry_after_seconds
         from private.guardian_invite(
-          p_streamer_id => ${user.sub}, p_email => ${input.email}, p_name => ${
-      input.name ?? null
-    },
-          p_notify => ${
-      db.sql.json(input.notify ?? {})
-    }, p_now => ${clock.now()})`;
+          p_streamer_id => ${user.sub}, p_email => ${input.email}, p_name => ${input.name ?? null},
+          p_notify => ${db.sql.json(input.notify ?? {})}, p_now => ${clock.now()})`;
     if (result.outcome === "unknown_user") {
       throw unauthorized("The access token names no user.");
     }
@@ -193,9 +176,7 @@ export function createGuardiansHandler(options: GuardiansOptions) {
       select outcome, guardian, revoked_ids
         from private.guardian_register(
           p_streamer_id => ${input.streamerId}, p_email => ${input.email},
-          p_name => ${
-      input.name ?? null
-    }, p_role => ${input.role}, p_now => ${clock.now()})`;
+          p_name => ${input.name ?? null}, p_role => ${input.role}, p_now => ${clock.now()})`;
     if (result.outcome === "unknown_streamer") {
       throw notFound("No streamer with this id exists.");
     }

@@ -1,9 +1,6 @@
 /** `GET health`: database reachability, configured features, and their reachability. */
-import type { Clock } from "../../../shared/clock.ts";
 import type { Database } from "../../../shared/db.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
-import { createFunction, json } from "../../../shared/http.ts";
-import type { LogSink } from "../../../shared/log.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
 import { cached, type Check, httpProbe, timed } from "./checks.ts";
 
 /** What `health` reports as configured (never any value of a setting). */
@@ -15,17 +12,14 @@ export interface Features {
 }
 
 /** Options of {@linkcode createHealthHandler}. */
-export interface HealthOptions {
+export interface HealthOptions extends HandlerOptions {
   db: Database;
-  cors: CorsOptions;
   version: string;
   features: Features;
   /** Probe URLs of the configured external dependencies, by feature name. */
   probes: Partial<Record<"livekit" | "storage" | "email", string>>;
-  clock: Clock;
   /** Per-check timeout in milliseconds. @default {2000} */
   timeoutMs?: number;
-  logSink?: LogSink;
 }
 
 /** Builds the `health` function. */

@@ -8,11 +8,9 @@
 import { z } from "zod";
 import { bearerToken, type TokenVerifier } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import { claimsParameter, type Database } from "../../../shared/db.ts";
 import { conflict, invalidRequest, unauthorized } from "../../../shared/errors.ts";
-import { createFunction, json } from "../../../shared/http.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
 import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
 import {
   guardianIdentity,
@@ -21,7 +19,6 @@ import {
   roomNameFor,
   streamerIdentity,
 } from "../../../shared/livekit.ts";
-import type { LogSink } from "../../../shared/log.ts";
 import { enforceRateLimit, rateLimited } from "../../../shared/rate_limit.ts";
 import {
   sessionFromJson,
@@ -40,14 +37,11 @@ const Body = z.strictObject({
 const LIMIT = { name: "livekit-token", limit: 60, windowSeconds: 60 };
 
 /** Options of {@linkcode createLiveKitTokenHandler}. */
-export interface LiveKitTokenOptions {
+export interface LiveKitTokenOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
   links: LinkSigner;
   livekit: LiveKitSettings;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 /** A row of `private.user_session_access`. */

@@ -11,14 +11,7 @@
  * gets no consent email again until it turns one on here.
  */
 import { z } from "zod";
-import {
-  readJson,
-  readQuery,
-  readText,
-  validate,
-} from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
+import { readJson, readQuery, readText, validate } from "../../../shared/body.ts";
 import type { Database } from "../../../shared/db.ts";
 import { HttpError, invalidRequest } from "../../../shared/errors.ts";
 import {
@@ -30,15 +23,11 @@ import {
 } from "../../../shared/guardians.ts";
 import {
   createFunction,
+  type HandlerOptions,
   json,
   type RequestContext,
 } from "../../../shared/http.ts";
-import {
-  findLinkToken,
-  invalidLink,
-  type LinkSigner,
-} from "../../../shared/link.ts";
-import type { LogSink } from "../../../shared/log.ts";
+import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/link.ts";
 
 const Link = z.string().min(1).max(4096);
 
@@ -62,12 +51,9 @@ const OneClickBody = z.strictObject({
 const FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data"];
 
 /** Options of {@linkcode createNotificationPreferencesHandler}. */
-export interface NotificationPreferencesOptions {
+export interface NotificationPreferencesOptions extends HandlerOptions {
   db: Database;
   links: LinkSigner;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 /** Builds the `notification-preferences` function. */
@@ -116,9 +102,7 @@ export function createNotificationPreferencesHandler(
     >`
       select outcome, guardian
         from private.guardian_set_preferences(p_guardian_id => ${guardianId},
-                                              p_notify => ${
-      db.sql.json(notify)
-    },
+                                              p_notify => ${db.sql.json(notify)},
                                               p_now => ${clock.now()})`;
     // Revoked since the link was checked.
     if (result.outcome === "invalid_link") throw invalidLink();

@@ -7,13 +7,15 @@
 import { z } from "zod";
 import { bearerToken, type TokenVerifier } from "../../../shared/auth.ts";
 import { readQuery } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
 import { conflict, invalidRequest } from "../../../shared/errors.ts";
-import { createFunction, json, type RequestContext } from "../../../shared/http.ts";
+import {
+  createFunction,
+  type HandlerOptions,
+  json,
+  type RequestContext,
+} from "../../../shared/http.ts";
 import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/link.ts";
-import type { LogSink } from "../../../shared/log.ts";
 import { enforceRateLimit } from "../../../shared/rate_limit.ts";
 import {
   DOWNLOAD_URL_LIFETIME_SECONDS,
@@ -37,15 +39,12 @@ const LIMIT = { name: "recording-url", limit: 120, windowSeconds: 60 };
 const LINK_LIMIT = { name: "recording-url-link", limit: 30, windowSeconds: 60 };
 
 /** Options of {@linkcode createRecordingUrlHandler}. */
-export interface RecordingUrlOptions {
+export interface RecordingUrlOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
   links: LinkSigner;
   /** The bucket; without one every URL is `503 storage_unavailable`. */
   storage: ObjectStorage | undefined;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 interface Access {

@@ -7,12 +7,9 @@
 import { z } from "zod";
 import { type TokenVerifier, withService } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { createFunction, json } from "../../../shared/http.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
 import type { LinkSigner } from "../../../shared/link.ts";
-import type { LogSink } from "../../../shared/log.ts";
 import type { Mailer } from "./mailer.ts";
 import { drainOutbox } from "./outbox.ts";
 import { renderNotification, type RenderSettings } from "./render.ts";
@@ -27,16 +24,13 @@ const Body = z.strictObject({
 export const DEFAULT_LIMIT = 100;
 
 /** Options of {@linkcode createSendNotificationHandler}. */
-export interface SendNotificationOptions {
+export interface SendNotificationOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
   mailer: Mailer;
   links: LinkSigner;
   /** What every email shares, besides the link signer. */
   email: Omit<RenderSettings, "links">;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
   /** Uniform in [0, 1), for the backoff's jitter. @default {Math.random} */
   random?: () => number;
   /** Emails in flight at once. @default {10} */
@@ -58,8 +52,7 @@ export function createSendNotificationHandler(
           const counts = await drainOutbox({
             db: options.db,
             mailer: options.mailer,
-            render: (notification) =>
-              renderNotification(notification, settings),
+            render: (notification) => renderNotification(notification, settings),
             clock: options.clock,
             log: context.log,
             limit,

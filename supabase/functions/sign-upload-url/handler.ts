@@ -10,12 +10,9 @@
 import { z } from "zod";
 import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
 import { forbidden, HttpError } from "../../../shared/errors.ts";
-import { createFunction, json } from "../../../shared/http.ts";
-import type { LogSink } from "../../../shared/log.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
 import { enforceRateLimit } from "../../../shared/rate_limit.ts";
 import {
   MAX_UPLOAD_BYTES,
@@ -56,16 +53,13 @@ function uploadQuotaExceeded(quotaBytes: number, retryAfterSeconds: number): Htt
 }
 
 /** Options of {@linkcode createSignUploadUrlHandler}. */
-export interface SignUploadUrlOptions {
+export interface SignUploadUrlOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
   /** The bucket; without one every call is `503 storage_unavailable`. */
   storage: ObjectStorage | undefined;
-  cors: CorsOptions;
-  clock: Clock;
   /** Signed upload size a streamer may have per rolling 24 hours (`UPLOAD_QUOTA_BYTES_PER_DAY`). */
   quotaBytesPerDay: number;
-  logSink?: LogSink;
 }
 
 /** Builds the `sign-upload-url` function. */

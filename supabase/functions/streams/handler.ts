@@ -6,12 +6,9 @@
 import { z } from "zod";
 import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
 import { readQuery } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
-import { createFunction, json } from "../../../shared/http.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
 import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
-import type { LogSink } from "../../../shared/log.ts";
 import { enforceRateLimit, type RateLimit } from "../../../shared/rate_limit.ts";
 import {
   findSession,
@@ -32,13 +29,10 @@ const Query = z.strictObject({
 const LINK_LIMIT: RateLimit = { name: "streams-link", limit: 30, windowSeconds: 60 };
 
 /** Options of {@linkcode createStreamsHandler}. */
-export interface StreamsOptions {
+export interface StreamsOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
   links: LinkSigner;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 /** Builds the `streams` function. */
