@@ -4,14 +4,16 @@
  * exists in LiveKit end; recordings stuck in pending, recording or processing are refreshed
  * from LiveKit's egress list; rooms of ended sessions that still exist are deleted; and
  * recording retention is applied (uploads not completed within a day are removed, object and
- * row). The sweeps are the functions of sweeps.ts; this handler runs them in order.
+ * row). The sweeps are the functions of sweeps.ts; this handler runs them in order. Every
+ * run, succeeded or failed, is recorded for the operator's view (runs.ts).
  */
 import { z } from "zod";
 import { type TokenVerifier, withService } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
 import type { Database } from "../../../shared/db.ts";
-import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
+import { createFunction, type HandlerOptions, json, toHttpError } from "../../../shared/http.ts";
 import { listRoomNames, type LiveKitSettings } from "../../../shared/livekit.ts";
+import { describeError } from "../../../shared/log.ts";
 import type { RecordingRetentionResult } from "../../../shared/recording_retention.ts";
 import {
   abandonStaleSessions,
@@ -21,6 +23,7 @@ import {
   refreshStuckRecordings,
   type SweepContext,
 } from "./sweeps.ts";
+import { recordReconcileRun } from "./runs.ts";
 
 /** Options of {@linkcode createReconcileHandler}. */
 export interface ReconcileOptions extends HandlerOptions {
@@ -47,22 +50,37 @@ export function createReconcileHandler(options: ReconcileOptions) {
     POST: withService({ verifier: options.verifier }, async (request, context) => {
       await readJson(request, z.strictObject({}));
       const now = clock.now();
-      const sweep: SweepContext = { db, livekit, bucket, now, log: context.log };
-      const sessionsAbandoned = await abandonStaleSessions(sweep);
-      const retention = options.retention ? await options.retention(now) : NO_RETENTION;
-      const rooms = await listRoomNames(livekit);
-      const roomless = await endRoomlessSessions(sweep, rooms);
-      const recordingsUpdated = await refreshStuckRecordings(sweep);
-      await deleteEndedRooms(sweep, rooms);
-      await purgeExpired(sweep);
-      const result = {
-        sessionsEnded: roomless.ended,
-        sessionsAbandoned: sessionsAbandoned + roomless.abandoned,
-        recordingsUpdated,
-        recordingsExpired: retention.recordingsExpired + retention.uploadsRemoved,
-      };
-      context.annotate(result);
-      return json(result);
+      try {
+        const sweep: SweepContext = { db, livekit, bucket, now, log: context.log };
+        const sessionsAbandoned = await abandonStaleSessions(sweep);
+        const retention = options.retention ? await options.retention(now) : NO_RETENTION;
+        const rooms = await listRoomNames(livekit);
+        const roomless = await endRoomlessSessions(sweep, rooms);
+        const recordingsUpdated = await refreshStuckRecordings(sweep);
+        await deleteEndedRooms(sweep, rooms);
+        await purgeExpired(sweep);
+        const result = {
+          sessionsEnded: roomless.ended,
+          sessionsAbandoned: sessionsAbandoned + roomless.abandoned,
+          recordingsUpdated,
+          recordingsExpired: retention.recordingsExpired + retention.uploadsRemoved,
+        };
+        await recordReconcileRun(db, {
+          startedAt: now,
+          finishedAt: clock.now(),
+          end: { outcome: "succeeded", result },
+        });
+        context.annotate(result);
+        return json(result);
+      } catch (error) {
+        // Only the contract's code is kept: a message can carry what a dependency said.
+        await recordReconcileRun(db, {
+          startedAt: now,
+          finishedAt: clock.now(),
+          end: { outcome: "failed", errorCode: toHttpError(error).code },
+        }).catch((failure) => context.log.warn("run not recorded", describeError(failure)));
+        throw error;
+      }
     }),
   });
 }
