@@ -5,20 +5,26 @@
  */
 import { conflict, HttpError, unauthorized, unavailable } from "./errors.ts";
 
+/**
+ * `409 session_already_live`: the streamer already has a session that is starting or live.
+ * `start-session` answers it naming that session; a start that raced past its check meets the
+ * unique index `stream_sessions_one_active_per_streamer`, answered here without the id.
+ */
+export function sessionAlreadyLive(sessionId?: string): HttpError {
+  return conflict(
+    "session_already_live",
+    "You already have a session that is starting or live; end it first.",
+    sessionId ? { sessionId } : undefined,
+  );
+}
+
 /** Constraint names of the schema that are conflicts of the contract. */
-const NAMED_CONFLICTS: Record<string, { code: string; message: string }> = {
-  stream_sessions_one_active_per_streamer: {
-    code: "session_already_live",
-    message: "You already have a session that is starting or live.",
-  },
-  guardians_email_unique_per_streamer: {
-    code: "guardian_exists",
-    message: "This guardian has already been added.",
-  },
-  guardians_limit: {
-    code: "guardian_limit",
-    message: "You can have at most 10 active or pending guardians.",
-  },
+const NAMED_CONFLICTS: Record<string, () => HttpError> = {
+  stream_sessions_one_active_per_streamer: () => sessionAlreadyLive(),
+  guardians_email_unique_per_streamer: () =>
+    conflict("guardian_exists", "This guardian has already been added."),
+  guardians_limit: () =>
+    conflict("guardian_limit", "You can have at most 10 active or pending guardians."),
 };
 
 /**
@@ -67,9 +73,8 @@ export function mapDatabaseError(error: unknown): HttpError | undefined {
   if (!(error instanceof Error)) return undefined;
   const { code, constraint_name: constraint } = error as DatabaseErrorLike;
   if (typeof code !== "string") return undefined;
-  if (typeof constraint === "string" && NAMED_CONFLICTS[constraint]) {
-    const named = NAMED_CONFLICTS[constraint];
-    return conflict(named.code, named.message);
+  if (typeof constraint === "string" && Object.hasOwn(NAMED_CONFLICTS, constraint)) {
+    return NAMED_CONFLICTS[constraint]();
   }
   if (code === "23503" && typeof constraint === "string" && CALLER_IS_USER.has(constraint)) {
     return unauthorized("The access token's user no longer exists.");
