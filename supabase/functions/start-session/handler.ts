@@ -1,13 +1,19 @@
 /**
  * `POST start-session`: creates a session and its LiveKit room, honouring `Idempotency-Key`.
- * The rate-limit hit, the idempotency key, the session row and (through a trigger) the pending
- * recording are written by one statement (`private.user_start_session`, which checks the
- * caller itself and writes as service_role) of a transaction that stays open while LiveKit
- * creates the room, so a LiveKit failure leaves nothing behind, and a concurrent start by the
- * same streamer waits for it and then gets `409 session_already_live`.
+ *
+ * No database transaction stays open while LiveKit answers. One statement
+ * (`private.user_start_session`, which checks the caller itself and writes as service_role)
+ * commits the rate-limit hit, the idempotency key and the session as `starting` (with its
+ * pending recording, by a trigger); then LiveKit creates the room; when it cannot, a second
+ * statement (`private.undo_session_start`) deletes the session again, which frees the key, and
+ * the answer is `503 livekit_unavailable` (or a 500 when LiveKit refused the call). A concurrent
+ * start by the same streamer finds the committed `starting` session: `409 session_already_live`.
  *
  * Idempotency keys keep only successes: a replay returns the session the key's own success
- * created for this caller, and a request that ends in a 4xx or 5xx leaves the key free.
+ * created for this caller, and a request that ends in a 4xx or 5xx leaves the key free. A
+ * replay of a session still `starting` asks LiveKit for its room again (CreateRoom is
+ * idempotent), so a start whose process died between the two steps heals on its client's
+ * retry instead of handing out a grant for a room that does not exist.
  */
 import { z } from "zod";
 import { withUser } from "../../../shared/auth.ts";
@@ -26,7 +32,7 @@ import {
   roomNameFor,
   streamerIdentity,
 } from "../../../shared/livekit.ts";
-import type { LogSink } from "../../../shared/log.ts";
+import { describeError, type Logger, type LogSink } from "../../../shared/log.ts";
 import { type RateLimit, rateLimited, rateLimitKey } from "../../../shared/rate_limit.ts";
 import { sessionFromJson, type SessionJson, toSession } from "../../../shared/sessions.ts";
 import { safeText } from "../../../shared/text.ts";
@@ -56,6 +62,16 @@ interface Start {
   outcome: "rate_limited" | "unknown_user" | "key_reused" | "replay" | "already_live" | "created";
   retry_after_seconds: number;
   session: SessionJson | null;
+}
+
+/** A session whose room start-session creates, and whether this request may undo it. */
+interface RoomTarget {
+  sessionId: string;
+  streamerId: string;
+  record: boolean;
+  /** This request created the session, so a failure takes the start back. */
+  undo: boolean;
+  log: Logger;
 }
 
 /** Options of {@linkcode createStartSessionHandler}. */
@@ -99,6 +115,41 @@ export function createStartSessionHandler(options: StartSessionOptions) {
     );
   }
 
+  /**
+   * Creates the session's room. When this request created the session, a failure deletes it
+   * again (`private.undo_session_start`) before the error is answered; a replay leaves the
+   * session to the request that created it, or to reconcile.
+   */
+  async function createRoom(target: RoomTarget): Promise<void> {
+    try {
+      await createSessionRoom(options.livekit, {
+        sessionId: target.sessionId,
+        streamerId: target.streamerId,
+        recording: target.record ? options.recording : undefined,
+      });
+    } catch (error) {
+      if (target.undo) await undoStart(target);
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes a start whose room could not be created. If the database fails here too, the
+   * `starting` session stays until reconcile ends it (`abandoned`, its room never listed).
+   */
+  async function undoStart(target: RoomTarget): Promise<void> {
+    try {
+      await db.sql`
+        select private.undo_session_start(
+          p_session_id => ${target.sessionId}, p_streamer_id => ${target.streamerId})`;
+    } catch (error) {
+      target.log.error(
+        "the start could not be taken back; reconcile ends it",
+        describeError(error),
+      );
+    }
+  }
+
   return createFunction({ name: OPERATION, cors: options.cors, logSink: options.logSink }, {
     POST: withUser({ verifier: options.verifier }, async (request, context, user) => {
       const key = idempotencyKeyOf(request);
@@ -108,34 +159,24 @@ export function createStartSessionHandler(options: StartSessionOptions) {
       const now = clock.now();
       const sessionId = crypto.randomUUID();
 
-      // A start that still raced past another (see the migration) is refused by the unique
-      // index, which the kernel answers as 409 session_already_live.
-      const start = await db.sql.begin(async (tx) => {
-        // After validation, so that bad requests write nothing, not even a rate-limit hit.
-        const [row] = await tx<Start[]>`
-          select * from private.user_start_session(
-            p_claims => ${claimsParameter(user)},
-            p_rate_key => ${rateLimitKey(LIMIT, user.sub)},
-            p_rate_limit => ${LIMIT.limit},
-            p_rate_window_seconds => ${LIMIT.windowSeconds},
-            p_idempotency_key => ${key ?? null},
-            p_request_hash => ${hash},
-            p_key_expires_at => ${new Date(now.getTime() + KEY_LIFETIME_MS)},
-            p_session_id => ${sessionId},
-            p_room_name => ${roomNameFor(sessionId)},
-            p_title => ${input.title ?? null},
-            p_record => ${record},
-            p_client => ${tx.json(input.client ?? {})},
-            p_now => ${now})`;
-        if (row.outcome === "created") {
-          await createSessionRoom(options.livekit, {
-            sessionId,
-            streamerId: user.sub,
-            recording: record ? options.recording : undefined,
-          });
-        }
-        return row;
-      }) as Start;
+      // After validation, so that bad requests write nothing, not even a rate-limit hit. A
+      // start that still raced past another is refused by the unique index, which the kernel
+      // answers as 409 session_already_live.
+      const [start] = await db.sql<Start[]>`
+        select * from private.user_start_session(
+          p_claims => ${claimsParameter(user)},
+          p_rate_key => ${rateLimitKey(LIMIT, user.sub)},
+          p_rate_limit => ${LIMIT.limit},
+          p_rate_window_seconds => ${LIMIT.windowSeconds},
+          p_idempotency_key => ${key ?? null},
+          p_request_hash => ${hash},
+          p_key_expires_at => ${new Date(now.getTime() + KEY_LIFETIME_MS)},
+          p_session_id => ${sessionId},
+          p_room_name => ${roomNameFor(sessionId)},
+          p_title => ${input.title ?? null},
+          p_record => ${record},
+          p_client => ${db.sql.json(input.client ?? {})},
+          p_now => ${now})`;
       switch (start.outcome) {
         case "rate_limited":
           throw rateLimited(LIMIT, start.retry_after_seconds);
@@ -159,6 +200,15 @@ export function createStartSessionHandler(options: StartSessionOptions) {
       context.annotate({ sessionId: session.id, replay: !created });
       if (session.streamer_id !== user.sub) {
         throw new Error(`user_start_session returned session ${session.id} of another streamer`);
+      }
+      if (session.status === "starting") {
+        await createRoom({
+          sessionId: session.id,
+          streamerId: user.sub,
+          record: session.record,
+          undo: created,
+          log: context.log,
+        });
       }
       // The room is derived from the session's id, never read from its row.
       const livekit = session.status === "ended" ? null : await issueGrant(options.livekit, {
