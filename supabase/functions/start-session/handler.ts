@@ -22,8 +22,9 @@ import { readJson } from "../../../shared/body.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import type { CorsOptions } from "../../../shared/cors.ts";
 import { claimsParameter, type Database } from "../../../shared/db.ts";
-import { conflict, HttpError, invalidRequest, unauthorized } from "../../../shared/errors.ts";
+import { conflict, invalidRequest, unauthorized } from "../../../shared/errors.ts";
 import { createFunction, json } from "../../../shared/http.ts";
+import { sessionAlreadyLive } from "../../../shared/pg_errors.ts";
 import {
   createSessionRoom,
   issueGrant,
@@ -107,14 +108,6 @@ function idempotencyKeyOf(request: Request): string | undefined {
 export function createStartSessionHandler(options: StartSessionOptions) {
   const { db, clock } = options;
 
-  function alreadyLive(sessionId: string | undefined): HttpError {
-    return conflict(
-      "session_already_live",
-      "You already have a session that is starting or live; end it first.",
-      sessionId ? { sessionId } : undefined,
-    );
-  }
-
   /**
    * Creates the session's room. When this request created the session, a failure deletes it
    * again (`private.undo_session_start`) before the error is answered; a replay leaves the
@@ -188,7 +181,7 @@ export function createStartSessionHandler(options: StartSessionOptions) {
             "This Idempotency-Key was already used with a different request body.",
           );
         case "already_live":
-          throw alreadyLive(start.session?.id);
+          throw sessionAlreadyLive(start.session?.id);
       }
       if (!start.session) {
         // The key's session is not the caller's (cannot happen: the foreign key
