@@ -99,9 +99,7 @@ export async function findGuardian(
   tx: Tx,
   guardianId: string,
 ): Promise<GuardianRow | undefined> {
-  const [row] = await tx<GuardianRow[]>`${
-    selectGuardians(tx)
-  } where g.id = ${guardianId}`;
+  const [row] = await tx<GuardianRow[]>`${selectGuardians(tx)} where g.id = ${guardianId}`;
   return row;
 }
 
@@ -133,17 +131,22 @@ export async function enforceLinkRateLimit(
   link: LinkClaims,
   clock: Clock,
 ): Promise<void> {
-  await enforceRateLimit(
-    db,
-    LINK_RATE_LIMIT,
-    `${link.type}:${link.guardianId}:${link.objectId}`,
+  await enforceRateLimit(db, {
+    limit: LINK_RATE_LIMIT,
+    subject: `${link.type}:${link.guardianId}:${link.objectId}`,
     clock,
-  );
+  });
 }
 
 /** Options of {@linkcode resolveGuardianLink}. */
 export interface ResolveGuardianLinkOptions {
-  /** Counts the request against {@linkcode LINK_RATE_LIMIT} with this clock. */
+  /** Verifies the link token. */
+  signer: LinkSigner;
+  /** The link token the caller presented. */
+  token: string;
+  /** The kind of link the door takes; a link of another kind is invalid. */
+  type: "consent" | "preferences";
+  /** Counts the request against {@linkcode LINK_RATE_LIMIT} with this clock. @default {not counted} */
   rateLimitClock?: Clock;
 }
 
@@ -154,19 +157,14 @@ export interface ResolveGuardianLinkOptions {
  */
 export async function resolveGuardianLink(
   db: Database,
-  signer: LinkSigner,
-  token: string,
-  type: "consent" | "preferences",
-  options: ResolveGuardianLinkOptions = {},
+  options: ResolveGuardianLinkOptions,
 ): Promise<GuardianRow> {
-  const link = await signer.verify(token, type);
+  const link = await options.signer.verify(options.token, options.type);
   if (link.objectId !== link.guardianId) throw invalidLink();
   if (options.rateLimitClock) {
     await enforceLinkRateLimit(db, link, options.rateLimitClock);
   }
-  const guardian = await db.asService((tx) =>
-    findGuardian(tx, link.guardianId)
-  );
+  const guardian = await db.asService((tx) => findGuardian(tx, link.guardianId));
   if (!guardian || guardian.status === "revoked") throw invalidLink();
   return guardian;
 }

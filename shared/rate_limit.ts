@@ -11,23 +11,32 @@ export interface RateLimit {
   windowSeconds: number;
 }
 
+/** Options of {@linkcode enforceRateLimit}. */
+export interface EnforceRateLimitOptions {
+  limit: RateLimit;
+  /** Whose bucket the hit counts in: a user id, or a link's guardian and object. */
+  subject: string;
+  clock: Clock;
+}
+
 /**
- * Counts one hit for `subject` (a user id or link) and throws `429 rate_limited` with
- * `Retry-After` when the limit is exceeded.
+ * Counts one hit for `subject` under `limit` and throws `429 rate_limited` with `Retry-After`
+ * when the limit is exceeded.
  */
 export async function enforceRateLimit(
   db: Database,
-  limit: RateLimit,
-  subject: string,
-  clock: Clock,
+  options: EnforceRateLimitOptions,
 ): Promise<void> {
+  const { limit, subject, clock } = options;
   // One statement, so one round trip: it is its own transaction. Asynchronous commit (set
   // for that transaction only): a crash may forget a few hits, which a limit can afford,
   // and the request does not wait for a WAL flush.
   const [row] = await db.sql<{ allowed: boolean; retry_after_seconds: number }[]>`
     select set_config('synchronous_commit', 'off', true), allowed, retry_after_seconds
-      from private.rate_limit_hit(${rateLimitKey(limit, subject)}, ${limit.limit},
-                                  ${limit.windowSeconds}, ${clock.now()})`;
+      from private.rate_limit_hit(p_key => ${rateLimitKey(limit, subject)},
+                                  p_limit => ${limit.limit},
+                                  p_window_seconds => ${limit.windowSeconds},
+                                  p_now => ${clock.now()})`;
   if (!row.allowed) throw rateLimited(limit, row.retry_after_seconds);
 }
 

@@ -14,10 +14,15 @@ export interface WatchAccess {
 
 /** Options of {@linkcode resolveWatchLink}. */
 export interface ResolveWatchLinkOptions {
+  /** Verifies the link token. */
+  signer: LinkSigner;
+  /** The watch link token the caller presented. */
+  token: string;
   /**
    * The signed-in account that presented the link with its bearer token (verified by the
    * caller): rights follow proof, so this binds the guardian to that account
    * (`private.guardian_bind_account`) when it has none yet. Leave it out for a link alone.
+   * @default {no account: nothing is bound}
    */
   userId?: string;
 }
@@ -28,11 +33,9 @@ export interface ResolveWatchLinkOptions {
  */
 export async function resolveWatchLink(
   db: Database,
-  signer: LinkSigner,
-  token: string,
-  options: ResolveWatchLinkOptions = {},
+  options: ResolveWatchLinkOptions,
 ): Promise<WatchAccess> {
-  const link = await signer.verify(token, "watch");
+  const link = await options.signer.verify(options.token, "watch");
   const access = await db.asService(async (tx) => {
     const [guardian] = await tx<
       { id: string; name: string | null; streamer_id: string }[]
@@ -47,11 +50,9 @@ export async function resolveWatchLink(
     return { guardian: { id: guardian.id, name: guardian.name }, session };
   });
   if (!access) throw invalidLink();
-  const bound = options.userId === undefined
-    ? false
-    : await bindGuardianAccount(db, {
-      guardianId: access.guardian.id,
-      userId: options.userId,
-    });
+  const bound = options.userId === undefined ? false : await bindGuardianAccount(db, {
+    guardianId: access.guardian.id,
+    userId: options.userId,
+  });
   return { ...access, bound };
 }

@@ -244,7 +244,7 @@ Deno.test("one email per cause, even when the cause is replayed", async () => {
     )!;
     assert.equal(started.to, "parent@example.test");
     const watch = /#\/watch\?link=([\w.-]+)/.exec(started.body.content[0].value)![1];
-    const access = await resolveWatchLink(h.db, h.links, watch);
+    const access = await resolveWatchLink(h.db, { signer: h.links, token: watch });
     assert.equal(access.session.id, session);
     assertNoPersonalDataIn(h.logs);
   } finally {

@@ -62,15 +62,12 @@ export function createGuardianConsentHandler(options: GuardianConsentOptions) {
             message: "A consent link is required.",
           }]);
         }
-        const guardian = await resolveGuardianLink(
-          db,
-          options.links,
+        const guardian = await resolveGuardianLink(db, {
+          signer: options.links,
           token,
-          "consent",
-          {
-            rateLimitClock: clock,
-          },
-        );
+          type: "consent",
+          rateLimitClock: clock,
+        });
         context.annotate({ guardianId: guardian.id });
         const [result] = await db.sql<ConsentResult[]>`
           select outcome, bound, guardian

@@ -66,9 +66,9 @@ export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
   const { db, clock } = options;
 
   async function byLink(token: string): Promise<Viewer> {
-    const { guardian, session } = await resolveWatchLink(db, options.links, token);
+    const { guardian, session } = await resolveWatchLink(db, { signer: options.links, token });
     // The bucket private.user_session_access counts the same guardian's account requests in.
-    await enforceRateLimit(db, LIMIT, `guardian:${guardian.id}`, clock);
+    await enforceRateLimit(db, { limit: LIMIT, subject: `guardian:${guardian.id}`, clock });
     return {
       session,
       identity: guardianIdentity(guardian.id),

@@ -77,15 +77,12 @@ export function createNotificationPreferencesHandler(
     token: string,
     context: RequestContext,
   ): Promise<GuardianRow> {
-    const guardian = await resolveGuardianLink(
-      db,
-      options.links,
+    const guardian = await resolveGuardianLink(db, {
+      signer: options.links,
       token,
-      "preferences",
-      {
-        rateLimitClock: clock,
-      },
-    );
+      type: "preferences",
+      rateLimitClock: clock,
+    });
     context.annotate({ guardianId: guardian.id });
     return guardian;
   }

@@ -65,7 +65,11 @@ export function createRecordingUrlHandler(options: RecordingUrlOptions) {
     context.annotate({ guardianId: link.guardianId });
     // Counted once the link is ours (signature, type, expiry), before the database is asked
     // whether its guardian and recording still stand: a leaked link cannot hammer either.
-    await enforceRateLimit(db, LINK_LIMIT, `${link.guardianId}:${link.objectId}`, clock);
+    await enforceRateLimit(db, {
+      limit: LINK_LIMIT,
+      subject: `${link.guardianId}:${link.objectId}`,
+      clock,
+    });
     // The link works while its guardian is active and the recording is theirs to see.
     const recording = await db.asService(async (tx) => {
       const [guardian] = await tx<{ streamer_id: string }[]>`
@@ -90,7 +94,7 @@ export function createRecordingUrlHandler(options: RecordingUrlOptions) {
         message: "Give a recordingId or a link.",
       }]);
     }
-    await enforceRateLimit(db, LIMIT, user.sub, clock);
+    await enforceRateLimit(db, { limit: LIMIT, subject: user.sub, clock });
     const recording = await db.asUser(
       user,
       (tx) => findRecording(tx, recordingId),

@@ -93,7 +93,7 @@ export function createSignUploadUrlHandler(options: SignUploadUrlOptions) {
           );
         }
         const storage = requireStorage(options.storage);
-        await enforceRateLimit(db, LIMIT, user.sub, clock);
+        await enforceRateLimit(db, { limit: LIMIT, subject: user.sub, clock });
 
         const now = clock.now();
         const recordingId = crypto.randomUUID();

@@ -57,8 +57,15 @@ export function createStreamsHandler(options: StreamsOptions) {
       readQuery(request, Query);
       const link = findLinkToken(request);
       if (!link) return await signedIn(request, context);
-      const { guardian, session } = await resolveWatchLink(db, options.links, link);
-      await enforceRateLimit(db, LINK_LIMIT, `${guardian.id}:${session.id}`, options.clock);
+      const { guardian, session } = await resolveWatchLink(db, {
+        signer: options.links,
+        token: link,
+      });
+      await enforceRateLimit(db, {
+        limit: LINK_LIMIT,
+        subject: `${guardian.id}:${session.id}`,
+        clock: options.clock,
+      });
       const recordings = await db.asService((tx) => listRecordings(tx, session.id));
       return json({ session: toSession(session), recordings: recordings.map(toRecording) });
     },
