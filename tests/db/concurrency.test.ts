@@ -103,7 +103,8 @@ Deno.test({
         8,
         (tx) =>
           tx<{ allowed: boolean; retry_after_seconds: number }[]>`
-          select * from private.rate_limit_hit('race:key', 5, 60, ${now})
+          select * from private.rate_limit_hit(p_key => 'race:key', p_limit => 5,
+                                                p_window_seconds => 60, p_now => ${now})
         `,
       );
       const answers = results.map((result) => {
