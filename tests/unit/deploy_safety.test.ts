@@ -104,6 +104,36 @@ Deno.test("the only package.json files are the viewer's npm package and the Unit
   ]);
 });
 
+Deno.test("the contract's functions are all there, guardian-approval included", () => {
+  const contract = [
+    "complete-upload",
+    "delete-recording",
+    "end-session",
+    "guardian-approval",
+    "guardian-consent",
+    "guardians",
+    "health",
+    "livekit-token",
+    "livekit-webhook",
+    "notification-preferences",
+    "reconcile",
+    "recording-url",
+    "send-notification",
+    "sign-upload-url",
+    "start-session",
+    "streams",
+  ];
+  for (const name of contract) {
+    assert.ok(functionNames().includes(name), `supabase/functions/${name}/ is missing`);
+  }
+});
+
+Deno.test("config.toml keeps email confirmations on: a sign-up must own its address", () => {
+  const config = parseToml(Deno.readTextFileSync(new URL("supabase/config.toml", root)));
+  const auth = config.auth as { email?: { enable_confirmations?: unknown } } | undefined;
+  assert.equal(auth?.email?.enable_confirmations, true);
+});
+
 Deno.test("the root import map maps only pinned npm packages", () => {
   for (const [name, target] of Object.entries(rootImports)) {
     assert.match(target, /^npm:(@[^/]+\/)?[^@/]+@\d+\.\d+\.\d+$/, `${name} -> ${target}`);
