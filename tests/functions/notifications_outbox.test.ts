@@ -65,9 +65,10 @@ async function harness(options: { capture?: boolean } = {}): Promise<Harness> {
   const fresh: FreshDatabase = await freshDatabase();
   await fresh.sql.end();
   const db = getDatabase(fresh.url, { max: fresh.kind === "pglite" ? 1 : 8 });
-  const double = startSendGridDouble();
   // Now, so that what the database stamps with now() is due; then only moved by the test.
   const clock = fixedClock(new Date(Date.now() + 1000));
+  // SendGrid's X-RateLimit-Reset is read against the same clock as the mailer's.
+  const double = startSendGridDouble({ clock });
   const jwtSecret = testSecret();
   const links = createLinkSigner(testSecret(), clock);
   const logs: string[] = [];
@@ -274,7 +275,7 @@ Deno.test("a SendGrid outage delays emails, and recovery delivers each exactly o
     assert.deepEqual(await h.drain(), { sent: 0, retried: 3, failed: 0, suppressed: 0 });
     rows = await h.outbox();
     for (const row of rows) {
-      // Retry-After (600 s) wins over the backoff (45 s).
+      // X-RateLimit-Reset (600 s ahead) wins over the backoff (45 s).
       assert.equal((row.next_attempt_at.getTime() - h.clock.now().getTime()) / 1000, 600);
     }
     h.clock.advance(599);

@@ -3,10 +3,17 @@
  * real service checks: the API key (`Authorization: Bearer …`), then the body (personalizations
  * with recipients, a sender, a subject, content with text/plain before text/html, string-valued
  * headers that are not reserved, string-valued `custom_args` under 10,000 bytes, boolean
- * tracking settings). It answers like SendGrid: `202` with `X-Message-Id` and no body, or
- * `{ errors: [{ message, field, help }] }`. It can be told to rate-limit (`429` with
- * `Retry-After`), fail (`500`) or hang until closed.
+ * tracking settings), then the sender: a `from` that is not one of the account's verified
+ * sender identities is `403` with SendGrid's message. It answers like SendGrid: `202` with
+ * `X-Message-Id` and no body, or `{ errors: [{ message, field, help }] }`.
+ *
+ * Rate limits as SendGrid documents them: every authenticated answer carries
+ * `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix seconds, read from
+ * the double's clock), and a request over the limit of the current window is `429` with
+ * `{ errors: [{ field: null, message: "too many requests" }] }` and no `Retry-After`. It can
+ * also be told to rate-limit every request, fail (`500`) or hang until closed.
  */
+import { type Clock, systemClock } from "../../shared/clock.ts";
 
 /** How the double answers a valid request. */
 export type SendGridMode = "ok" | "rate_limited" | "fail" | "hang";
@@ -31,6 +38,16 @@ export interface RefusedRequest {
   errors: { message: string; field: string | null }[];
 }
 
+/** Options of {@linkcode startSendGridDouble}. */
+export interface SendGridDoubleOptions {
+  /** The account's verified sender identities. @default {["no-reply@vr.example"]} */
+  verifiedSenders?: string[];
+  /** Requests per window before `429`. @default {{ limit: 600, windowSeconds: 60 }} */
+  rateLimit?: { limit: number; windowSeconds: number };
+  /** Where `X-RateLimit-Reset` is read from, as the mailer under test reads its own clock. */
+  clock?: Clock;
+}
+
 /** A running double. */
 export interface SendGridDouble {
   url: string;
@@ -44,8 +61,10 @@ export interface SendGridDouble {
   /** Valid requests answered with 429 or 500, or left hanging. */
   unanswered: number;
   mode: SendGridMode;
-  /** The `Retry-After` seconds of `rate_limited`. @default 7 */
+  /** In mode `rate_limited`, how far `X-RateLimit-Reset` lies ahead, in seconds. @default 7 */
   retryAfterSeconds: number;
+  /** The account's verified sender identities (lower case); others are refused with `403`. */
+  verifiedSenders: Set<string>;
   /** Settles when `count` messages have been accepted, or rejects after `timeoutMs`. */
   waitForMessages(count: number, timeoutMs?: number): Promise<SentMessage[]>;
   close(): Promise<void>;
@@ -87,6 +106,11 @@ const TOP_LEVEL_FIELDS = new Set([
 ]);
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** SendGrid's answer to a `from` that no verified sender identity covers (403). */
+export const UNVERIFIED_SENDER_MESSAGE =
+  "The from address does not match a verified Sender Identity. Mail cannot be sent until this " +
+  "error is resolved. Visit https://sendgrid.com/docs/for-developers/sending-email/sender-identity/ " +
+  "to see the Sender Identity requirements";
 const HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html";
 
 type Problem = { message: string; field: string | null };
@@ -250,10 +274,36 @@ function messageId(): string {
 }
 
 /** Starts the double on 127.0.0.1 with a fresh API key. */
-export function startSendGridDouble(): SendGridDouble {
+export function startSendGridDouble(options: SendGridDoubleOptions = {}): SendGridDouble {
   const apiKey = `SG.${crypto.randomUUID().replaceAll("-", "")}.${crypto.randomUUID()}`;
   const hanging = new Set<() => void>();
   const waiters = new Set<() => void>();
+  const clock = options.clock ?? systemClock;
+  const limit = options.rateLimit ?? { limit: 600, windowSeconds: 60 };
+  let window = { resetAt: 0, used: 0 };
+
+  /** Counts one request against the current window: its headers, and whether it is over. */
+  function countRequest(): { headers: Record<string, string>; over: boolean } {
+    const now = Math.floor(clock.now().getTime() / 1000);
+    if (double.mode === "rate_limited") {
+      return {
+        over: true,
+        headers: rateHeaders(0, now + double.retryAfterSeconds),
+      };
+    }
+    if (now >= window.resetAt) window = { resetAt: now + limit.windowSeconds, used: 0 };
+    window.used++;
+    const over = window.used > limit.limit;
+    return { over, headers: rateHeaders(Math.max(0, limit.limit - window.used), window.resetAt) };
+  }
+
+  function rateHeaders(remaining: number, resetAt: number): Record<string, string> {
+    return {
+      "x-ratelimit-limit": String(limit.limit),
+      "x-ratelimit-remaining": String(remaining),
+      "x-ratelimit-reset": String(resetAt),
+    };
+  }
 
   async function handle(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
@@ -271,11 +321,17 @@ export function startSendGridDouble(): SendGridDouble {
       double.refused.push({ status: 401, errors: [refusal] });
       return errors(401, [refusal]);
     }
+    const rate = countRequest();
+    if (rate.over) {
+      double.unanswered++;
+      await request.body?.cancel();
+      return errors(429, [{ message: "too many requests", field: null }], rate.headers);
+    }
     const contentType = request.headers.get("content-type") ?? "";
     if (!contentType.toLowerCase().startsWith("application/json")) {
       const refusal = { message: "Content-Type should be application/json.", field: null };
       double.refused.push({ status: 415, errors: [refusal] });
-      return errors(415, [refusal]);
+      return errors(415, [refusal], rate.headers);
     }
     let body: unknown;
     try {
@@ -283,26 +339,23 @@ export function startSendGridDouble(): SendGridDouble {
     } catch {
       const refusal = { message: "Bad Request", field: null };
       double.refused.push({ status: 400, errors: [refusal] });
-      return errors(400, [refusal]);
+      return errors(400, [refusal], rate.headers);
     }
     const problems = checkMailSendBody(body);
     if (problems.length > 0) {
       double.refused.push({ status: 400, errors: problems });
-      return errors(400, problems);
+      return errors(400, problems, rate.headers);
     }
-    if (double.mode === "rate_limited") {
-      double.unanswered++;
-      const reset = Math.floor(Date.now() / 1000) + double.retryAfterSeconds;
-      return errors(429, [{ message: "too many requests", field: null }], {
-        "retry-after": String(double.retryAfterSeconds),
-        "x-ratelimit-limit": "600",
-        "x-ratelimit-remaining": "0",
-        "x-ratelimit-reset": String(reset),
-      });
+    // deno-lint-ignore no-explicit-any
+    const sender = String((body as any).from.email).toLowerCase();
+    if (!double.verifiedSenders.has(sender)) {
+      const refusal = { message: UNVERIFIED_SENDER_MESSAGE, field: "from" };
+      double.refused.push({ status: 403, errors: [refusal] });
+      return errors(403, [refusal], rate.headers);
     }
     if (double.mode === "fail") {
       double.unanswered++;
-      return errors(500, [{ message: "internal error", field: null }]);
+      return errors(500, [{ message: "internal error", field: null }], rate.headers);
     }
     if (double.mode === "hang") {
       double.unanswered++;
@@ -325,7 +378,7 @@ export function startSendGridDouble(): SendGridDouble {
     // which Deno 2.1 (the edge runtime's) otherwise does for minutes.
     return new Response(null, {
       status: 202,
-      headers: { "x-message-id": id, connection: "close" },
+      headers: { ...rate.headers, "x-message-id": id, connection: "close" },
     });
   }
 
@@ -340,6 +393,9 @@ export function startSendGridDouble(): SendGridDouble {
     unanswered: 0,
     mode: "ok",
     retryAfterSeconds: 7,
+    verifiedSenders: new Set(
+      (options.verifiedSenders ?? ["no-reply@vr.example"]).map((email) => email.toLowerCase()),
+    ),
     waitForMessages(count, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
         const check = () => {

@@ -20,6 +20,7 @@ import {
 import { startSendGridDouble } from "../support/sendgrid_double.ts";
 
 const clock = fixedClock("2026-11-22T10:00:00Z");
+const HELP_URL = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html";
 
 function email(overrides: Partial<OutgoingEmail> = {}): OutgoingEmail {
   return {
@@ -103,7 +104,7 @@ Deno.test("the SDK's request passes the double's checks and returns the X-Messag
 });
 
 Deno.test("429, 5xx, a refused key and network trouble may pass later; a bad email never", async () => {
-  const double = startSendGridDouble();
+  const double = startSendGridDouble({ clock });
   try {
     const mailer = createSendGridMailer({
       apiKey: double.apiKey,
@@ -115,8 +116,9 @@ Deno.test("429, 5xx, a refused key and network trouble may pass later; a bad ema
     double.mode = "rate_limited";
     const limited = await failure(mailer.send(email()));
     assert.equal(limited.permanent, false);
+    // SendGrid sends no Retry-After: the wait is X-RateLimit-Reset less the mailer's clock.
     assert.equal(limited.retryAfterSeconds, 7);
-    assert.match(limited.message, /429/);
+    assert.match(limited.message, /429: too many requests/);
 
     double.mode = "fail";
     const failed = await failure(mailer.send(email()));
@@ -204,16 +206,78 @@ Deno.test("the double refuses what SendGrid refuses", async () => {
     await accepted.body?.cancel();
     assert.equal(accepted.status, 202);
     assert.ok(accepted.headers.get("x-message-id"));
+    assert.equal(accepted.headers.get("x-ratelimit-limit"), "600");
+    // Every authenticated request counts, refused ones too: 8 refusals, then this one.
+    assert.equal(accepted.headers.get("x-ratelimit-remaining"), "591");
+    assert.match(accepted.headers.get("x-ratelimit-reset") ?? "", /^\d+$/);
+
+    const unverified = await send({ ...valid, from: { email: "someone-else@vr.example" } });
+    assert.equal(unverified.status, 403);
+    assert.deepEqual(JSON.parse(unverified.body).errors.map((e: { field: string }) => e.field), [
+      "from",
+    ]);
+    assert.match(unverified.body, /does not match a verified Sender Identity/);
+
     double.mode = "rate_limited";
     const limited = await fetch(`${double.url}/v3/mail/send`, {
       method: "POST",
       headers: { authorization: `Bearer ${double.apiKey}`, "content-type": "application/json" },
       body: JSON.stringify(valid),
     });
-    await limited.body?.cancel();
     assert.equal(limited.status, 429);
-    assert.equal(limited.headers.get("retry-after"), "7");
+    assert.deepEqual(await limited.json(), {
+      errors: [{ field: null, message: "too many requests", help: HELP_URL }],
+    });
+    assert.equal(limited.headers.get("retry-after"), null, "SendGrid sends no Retry-After");
+    assert.equal(limited.headers.get("x-ratelimit-remaining"), "0");
     assert.equal(double.messages.length, 1);
+  } finally {
+    await double.close();
+  }
+});
+
+Deno.test("an unverified sender is SendGrid's 403, which the mailer keeps for a later attempt", async () => {
+  const double = startSendGridDouble({ verifiedSenders: ["alerts@vr.example"], clock });
+  try {
+    const mailer = createSendGridMailer({ apiKey: double.apiKey, apiUrl: double.url, clock });
+    const refused = await failure(mailer.send(email()));
+    // Verifying the sender is ours to do, not the email's: the outbox tries it again later.
+    assert.equal(refused.permanent, false);
+    assert.equal(refused.retryAfterSeconds, undefined);
+    assert.match(refused.message, /^SendGrid answered 403: The from address does not match/);
+    assert.match(refused.message, /\(from\)$/);
+    assert.equal(double.messages.length, 0);
+    assert.deepEqual(double.refused.map((refusal) => refusal.status), [403]);
+
+    double.verifiedSenders.add("no-reply@vr.example");
+    await mailer.send(email());
+    assert.equal(double.messages.length, 1, "once the sender is verified it goes out");
+  } finally {
+    await double.close();
+  }
+});
+
+Deno.test("over SendGrid's rate limit the mailer waits until X-RateLimit-Reset", async () => {
+  const moving = fixedClock("2026-11-22T10:00:00Z");
+  const double = startSendGridDouble({ rateLimit: { limit: 2, windowSeconds: 60 }, clock: moving });
+  try {
+    const mailer = createSendGridMailer({
+      apiKey: double.apiKey,
+      apiUrl: double.url,
+      clock: moving,
+    });
+    await mailer.send(email());
+    moving.advance(20);
+    await mailer.send(email());
+    moving.advance(5);
+    const limited = await failure(mailer.send(email()));
+    assert.equal(limited.permanent, false);
+    assert.equal(limited.retryAfterSeconds, 35, "the window opened 60 s before its reset");
+    assert.equal(double.messages.length, 2);
+
+    moving.advance(35);
+    await mailer.send(email());
+    assert.equal(double.messages.length, 3, "a new window admits it");
   } finally {
     await double.close();
   }
