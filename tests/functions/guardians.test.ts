@@ -656,7 +656,7 @@ Deno.test("revoking a guardian removes it from the streamer's live rooms", async
     await h.server.sql`
       insert into public.stream_sessions (id, streamer_id, room_name, status, started_at, record)
       values (${session}, ${STREAMER_A}, ${room}, 'live', now(), false)`;
-    livekit.rooms.set(room, { name: room });
+    livekit.addRoom(room);
     const revoked = await h.api.delete(`guardians?guardianId=${PENDING_ROW}`, {
       token: h.tokens.a,
     });

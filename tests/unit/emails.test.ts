@@ -95,12 +95,8 @@ function snapshot(email: OutgoingEmail): string {
     `From: ${email.from.name} <${email.from.email}>`,
     `To: ${email.to.name ? `${email.to.name} ` : ""}<${email.to.email}>`,
     `Subject: ${email.subject}`,
-    ...Object.entries(email.headers).map(([name, value]) =>
-      `${name}: ${value}`
-    ),
-    ...Object.entries(email.customArgs).map(([name, value]) =>
-      `X-Custom-Arg-${name}: ${value}`
-    ),
+    ...Object.entries(email.headers).map(([name, value]) => `${name}: ${value}`),
+    ...Object.entries(email.customArgs).map(([name, value]) => `X-Custom-Arg-${name}: ${value}`),
     "",
     "--- text/plain",
     email.text,
@@ -139,9 +135,7 @@ Deno.test("every email is a body SendGrid accepts, with text before HTML and no 
         type: "text/html",
         value: email.html,
       }],
-      headers: Object.keys(email.headers).length > 0
-        ? email.headers
-        : undefined,
+      headers: Object.keys(email.headers).length > 0 ? email.headers : undefined,
       custom_args: email.customArgs,
     };
     assert.deepEqual(checkMailSendBody(JSON.parse(JSON.stringify(body))), []);

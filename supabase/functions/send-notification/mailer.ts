@@ -215,9 +215,7 @@ function describeSendGridErrors(body: unknown): string {
       message?: unknown;
       field?: unknown;
     };
-    return `${String(message ?? "error")}${
-      typeof field === "string" ? ` (${field})` : ""
-    }`;
+    return `${String(message ?? "error")}${typeof field === "string" ? ` (${field})` : ""}`;
   }).join("; ");
 }
 

@@ -14,10 +14,7 @@ import { describeError, type Logger } from "../../../shared/log.ts";
 import { MAX_ATTEMPTS, retryDelaySeconds } from "./backoff.ts";
 import { DeliveryError, type Mailer, type OutgoingEmail } from "./mailer.ts";
 import type { Notification, NotificationKind } from "./render.ts";
-import type {
-  GuardianRole,
-  GuardianStatus,
-} from "../../../shared/guardians.ts";
+import type { GuardianRole, GuardianStatus } from "../../../shared/guardians.ts";
 
 /** What one drain did, as `send-notification` answers it. */
 export interface DrainCounts {
@@ -181,9 +178,7 @@ export function suppressionReason(row: ClaimedRow): string | undefined {
     if (row.guardian_status !== "pending") {
       return "the guardian already confirmed";
     }
-    return row.address_unsubscribed
-      ? "the address unsubscribed from every email"
-      : undefined;
+    return row.address_unsubscribed ? "the address unsubscribed from every email" : undefined;
   }
   if (row.guardian_status !== "active") {
     return "the guardian has not confirmed yet";
@@ -202,8 +197,7 @@ export function suppressionReason(row: ClaimedRow): string | undefined {
 
 /** The render input of a claimed row. */
 export function toNotification(row: ClaimedRow): Notification {
-  const number = (value: string | null) =>
-    value === null ? null : Number(value);
+  const number = (value: string | null) => value === null ? null : Number(value);
   return {
     id: row.id,
     kind: row.kind,

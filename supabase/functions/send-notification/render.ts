@@ -9,11 +9,7 @@
  * never send to a server. Stream emails also carry `List-Unsubscribe` (the
  * notification-preferences URL with a preferences link) and `List-Unsubscribe-Post` (RFC 8058).
  */
-import {
-  LINK_LIFETIME_SECONDS,
-  type LinkSigner,
-  type LinkType,
-} from "../../../shared/link.ts";
+import { LINK_LIFETIME_SECONDS, type LinkSigner, type LinkType } from "../../../shared/link.ts";
 import type { OutgoingEmail } from "./mailer.ts";
 
 /** The kinds of `notification_outbox`. */
@@ -97,9 +93,7 @@ export async function renderNotification(
   if (notification.kind === "approval") {
     const invitee = notification.invitee!;
     const inviteeName = singleLine(invitee.name, 100);
-    const whom = inviteeName
-      ? `${inviteeName} (${invitee.email})`
-      : invitee.email;
+    const whom = inviteeName ? `${inviteeName} (${invitee.email})` : invitee.email;
     body = {
       subject: `An invitation to watch streams on ${app} needs your approval`,
       paragraphs: [
@@ -113,8 +107,7 @@ export async function renderNotification(
         url: await viewerLink("approval", invitee.id),
         note: `This link works for ${lifetime("approval")}.`,
       },
-      footer:
-        `You get this email because you are the primary guardian of ${who} on ${app}.`,
+      footer: `You get this email because you are the primary guardian of ${who} on ${app}.`,
     };
   } else if (notification.kind === "consent") {
     body = {
@@ -133,8 +126,7 @@ export async function renderNotification(
         `If you don't know ${who}, or don't want these emails, ignore this message: ` +
         `without your confirmation you won't hear from us again.`,
       ],
-      footer:
-        `You get this email because ${who} entered your address on ${app}.`,
+      footer: `You get this email because ${who} entered your address on ${app}.`,
     };
   } else {
     const preferences = await settings.links.sign({
@@ -146,12 +138,10 @@ export async function renderNotification(
       `<${settings.functionsUrl}/notification-preferences?link=${preferences}>`;
     headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
     const footer = {
-      footer:
-        `You get this email because you are a guardian of ${who} on ${app}.`,
+      footer: `You get this email because you are a guardian of ${who} on ${app}.`,
       footerLink: {
         label: "Choose which emails you get, or unsubscribe",
-        url:
-          `${settings.viewerUrl}/#/${VIEWER_ROUTES.preferences}?link=${preferences}`,
+        url: `${settings.viewerUrl}/#/${VIEWER_ROUTES.preferences}?link=${preferences}`,
       },
     };
     const session = notification.session;
@@ -162,16 +152,12 @@ export async function renderNotification(
         subject: `A stream you can watch is live on ${app}`,
         paragraphs: [
           `${who} started streaming ${stream} on ${app}` +
-          `${
-            session?.startedAt ? ` at ${formatTime(session.startedAt)}` : ""
-          }.`,
+          `${session?.startedAt ? ` at ${formatTime(session.startedAt)}` : ""}.`,
         ],
         action: {
           label: "Watch live",
           url: await viewerLink("watch", session!.id),
-          note: `This link works for ${
-            lifetime("watch")
-          }, while the stream is live.`,
+          note: `This link works for ${lifetime("watch")}, while the stream is live.`,
         },
         ...footer,
       };
@@ -201,9 +187,7 @@ export async function renderNotification(
         subject: `A recording is ready to watch on ${app}`,
         paragraphs: [
           `The recording of ${stream} by ${who}` +
-          `${
-            session?.startedAt ? ` (${formatTime(session.startedAt)})` : ""
-          } is ready to ` +
+          `${session?.startedAt ? ` (${formatTime(session.startedAt)})` : ""} is ready to ` +
           `watch.${length}`,
         ],
         action: {
@@ -250,12 +234,9 @@ function renderText(greeting: string, body: Body, app: string): string {
 }
 
 function renderHtml(greeting: string, body: Body, app: string): string {
-  const text =
-    "color:#1f2933;font:16px/1.5 -apple-system,'Segoe UI',Roboto,Arial,sans-serif";
-  const small =
-    "color:#52606d;font:13px/1.5 -apple-system,'Segoe UI',Roboto,Arial,sans-serif";
-  const paragraph = (content: string) =>
-    `<p style="margin:0 0 16px;${text}">${content}</p>`;
+  const text = "color:#1f2933;font:16px/1.5 -apple-system,'Segoe UI',Roboto,Arial,sans-serif";
+  const small = "color:#52606d;font:13px/1.5 -apple-system,'Segoe UI',Roboto,Arial,sans-serif";
+  const paragraph = (content: string) => `<p style="margin:0 0 16px;${text}">${content}</p>`;
   const parts = [
     paragraph(escapeHtml(greeting)),
     ...body.paragraphs.map((p) => paragraph(escapeHtml(p))),
@@ -337,9 +318,7 @@ const MONTHS = [
 /** `22 Nov 2026, 10:05 UTC`, the same on every runtime (no ICU). */
 export function formatTime(date: Date): string {
   const pad = (n: number) => String(n).padStart(2, "0");
-  return `${date.getUTCDate()} ${
-    MONTHS[date.getUTCMonth()]
-  } ${date.getUTCFullYear()}, ` +
+  return `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()}, ` +
     `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`;
 }
 
@@ -357,7 +336,5 @@ export function formatDuration(seconds: number): string {
 
 function lifetime(type: LinkType): string {
   const hours = LINK_LIFETIME_SECONDS[type] / 3600;
-  return hours % 24 === 0 && hours > 24
-    ? `${hours / 24} days`
-    : `${hours} hours`;
+  return hours % 24 === 0 && hours > 24 ? `${hours / 24} days` : `${hours} hours`;
 }
