@@ -16,8 +16,9 @@
  *
  * So the hot one-step operations are one statement each, outside `asUser`: a `private`
  * function that takes {@linkcode claimsParameter} and first calls `private.act_as_user` with
- * it (migration 20261201000000), which sets the same role and claims for the rest of the
- * statement's own transaction. Those functions are granted to no one but their owner.
+ * it (in `20261201000000_one_statement_operations.sql`), which sets the same role and claims
+ * for the rest of the statement's own transaction. Those functions are granted to no one but
+ * their owner.
  */
 import postgres from "postgres";
 

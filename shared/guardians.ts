@@ -2,7 +2,8 @@
  * Guardians as the contract shows them, the links that name one, and the owner-only SQL
  * functions that change them. Through the Data API no user writes a guardian row: every change
  * is one of the statements below, made by the edge functions as the functions' owner, each
- * checking itself who may do what (supabase/migrations/*_guardian_gatekeeper.sql):
+ * checking itself who may do what (`20261206020000_guardian_gatekeeper.sql`, catalogued in
+ * supabase/README.md):
  *
  * - `private.guardian_invite`: guardians POST by the streamer (awaiting_approval, approval email);
  * - `private.guardian_register`: guardians POST by the service (pending, consent email);

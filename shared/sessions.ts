@@ -92,9 +92,10 @@ export function toRecording(row: RecordingRow) {
   };
 }
 
-// The session reads are plpgsql functions (migration 20261122070000), whose plans Postgres
-// keeps for the connection: with the transaction pooler, a plain query is planned anew each
-// time, RLS policies and all. They return the columns of SessionRow.
+// The session reads are plpgsql functions (`private.session_by_id`,
+// `private.user_active_sessions`; supabase/README.md names where each is defined), whose plans
+// Postgres keeps for the connection: with the transaction pooler, a plain query is planned anew
+// each time, RLS policies and all. They return the columns of SessionRow.
 
 /** One session visible in this transaction, or undefined. */
 export async function findSession(tx: Tx, sessionId: string): Promise<SessionRow | undefined> {

@@ -1,4 +1,5 @@
--- The one-statement operations (migrations 20261201000000 and 20261201010000): nobody but their
+-- The one-statement operations (private.user_* in 20261201000000_one_statement_operations.sql,
+-- redefined since as supabase/README.md says, and private.webhook_apply): nobody but their
 -- owner may call them, they become the user of the claims they are given (so RLS decides as
 -- inside asUser), they refuse claims without a user id, and they decide the contract's cases.
 begin;
