@@ -170,3 +170,20 @@ Deno.test("each row names tests that exist, and pgTAP files that call its functi
   }
   assert.deepEqual(wrong, []);
 });
+
+Deno.test("code and pgTAP files name a migration by its file, never by a bare timestamp", () => {
+  const bare = /\b20\d{12}\b(?!_[a-z0-9_]+\.sql)/;
+  const files = [
+    ...CODE_FOLDERS.flatMap((folder) => [...typeScriptFiles(folder)]),
+    ...[...Deno.readDirSync(new URL("supabase/tests/database/", ROOT))]
+      .filter((entry) => entry.isFile && entry.name.endsWith(".sql"))
+      .map((entry) => `supabase/tests/database/${entry.name}`),
+  ];
+  const found = files.flatMap((path) =>
+    Deno.readTextFileSync(new URL(path, ROOT)).split("\n")
+      .map((line, i) => ({ line, at: `${path}:${i + 1}` }))
+      .filter(({ line }) => bare.test(line))
+      .map(({ at }) => at)
+  );
+  assert.deepEqual(found, [], "Name the file (20261201010000_webhook_statements.sql) and function");
+});
