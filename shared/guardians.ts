@@ -17,6 +17,7 @@
  * A link is only as good as its guardian row: a revoked (or deleted) guardian's links fail at
  * once, whatever their expiry.
  */
+import { bearerToken, type TokenVerifier, type UserClaims } from "./auth.ts";
 import type { Database, Tx } from "./db.ts";
 import { forbidden } from "./errors.ts";
 import { invalidLink, type LinkClaims, type LinkSigner } from "./link.ts";
@@ -114,6 +115,22 @@ export function requireFullAccount(user: { is_anonymous?: unknown }): void {
       "Anonymous accounts cannot manage or watch streams; sign in with an email.",
     );
   }
+}
+
+/**
+ * The signed-in account that presents a link beside it (consent, watch): verified when the
+ * request carries `Authorization` (`401 unauthorized` when that token is bad, so a typo never
+ * silently binds nothing; `403` for an anonymous sign-in), undefined without one. Pass its `sub`
+ * on to bind the link's guardian to it ({@linkcode bindGuardianAccount}).
+ */
+export async function accountBesideLink(
+  request: Request,
+  verifier: TokenVerifier,
+): Promise<UserClaims | undefined> {
+  if (!request.headers.has("authorization")) return undefined;
+  const user = await verifier.verifyUser(bearerToken(request));
+  requireFullAccount(user);
+  return user;
 }
 
 /** Link doors: 30 requests a minute per link, then `429 rate_limited` with `Retry-After`. */
