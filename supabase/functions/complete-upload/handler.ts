@@ -30,11 +30,7 @@ export interface CompleteUploadOptions extends HandlerOptions {
 /** Builds the `complete-upload` function. */
 export function createCompleteUploadHandler(options: CompleteUploadOptions) {
   const { db, clock } = options;
-  return createFunction({
-    name: "complete-upload",
-    cors: options.cors,
-    logSink: options.logSink,
-  }, {
+  return createFunction({ ...options, name: "complete-upload" }, {
     POST: withUser(
       { verifier: options.verifier },
       async (request, context, user) => {

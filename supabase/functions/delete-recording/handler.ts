@@ -41,11 +41,7 @@ export interface DeleteRecordingOptions extends HandlerOptions {
 /** Builds the `delete-recording` function. */
 export function createDeleteRecordingHandler(options: DeleteRecordingOptions) {
   const { db, clock } = options;
-  return createFunction({
-    name: "delete-recording",
-    cors: options.cors,
-    logSink: options.logSink,
-  }, {
+  return createFunction({ ...options, name: "delete-recording" }, {
     POST: withUser(
       { verifier: options.verifier },
       async (request, context, user) => {

@@ -33,7 +33,7 @@ export interface EndSessionOptions extends HandlerOptions {
 /** Builds the `end-session` function. */
 export function createEndSessionHandler(options: EndSessionOptions) {
   const { db, clock } = options;
-  return createFunction({ name: "end-session", cors: options.cors, logSink: options.logSink }, {
+  return createFunction({ ...options, name: "end-session" }, {
     POST: withUser({ verifier: options.verifier }, async (request, context, user) => {
       const { sessionId } = await readJson(request, Body);
       // The caller's checks and the write as service_role, in one statement

@@ -87,57 +87,54 @@ export function createGuardianApprovalHandler(
     return link;
   }
 
-  return createFunction(
-    { name: "guardian-approval", cors: options.cors, logSink: options.logSink },
-    {
-      async GET(request, context) {
-        readQuery(request, Query);
-        const link = await approvalLink(request, context);
-        const found = await db.asService(async (tx) => {
-          const primary = await findGuardian(tx, link.guardianId);
-          if (
-            !primary || primary.role !== "primary" ||
-            primary.status !== "active"
-          ) {
-            return undefined;
-          }
-          const invited = await findGuardian(tx, link.objectId);
-          if (!invited || invited.streamer_id !== primary.streamer_id) {
-            return undefined;
-          }
-          const [streamer] = await tx<{ display_name: string | null }[]>`
+  return createFunction({ ...options, name: "guardian-approval" }, {
+    async GET(request, context) {
+      readQuery(request, Query);
+      const link = await approvalLink(request, context);
+      const found = await db.asService(async (tx) => {
+        const primary = await findGuardian(tx, link.guardianId);
+        if (
+          !primary || primary.role !== "primary" ||
+          primary.status !== "active"
+        ) {
+          return undefined;
+        }
+        const invited = await findGuardian(tx, link.objectId);
+        if (!invited || invited.streamer_id !== primary.streamer_id) {
+          return undefined;
+        }
+        const [streamer] = await tx<{ display_name: string | null }[]>`
             select private.streamer_display_name(${primary.streamer_id}::uuid) as display_name`;
-          return { invited, displayName: streamer.display_name };
-        });
-        if (!found) throw invalidLink();
-        return json({
-          guardian: toGuardian(found.invited),
-          streamer: { displayName: found.displayName },
-        });
-      },
+        return { invited, displayName: streamer.display_name };
+      });
+      if (!found) throw invalidLink();
+      return json({
+        guardian: toGuardian(found.invited),
+        streamer: { displayName: found.displayName },
+      });
+    },
 
-      async POST(request, context) {
-        const input = await readJson(request, Body);
-        readQuery(request, Query);
-        const link = await approvalLink(request, context, input);
-        const [result] = await db.sql<DecideResult[]>`
+    async POST(request, context) {
+      const input = await readJson(request, Body);
+      readQuery(request, Query);
+      const link = await approvalLink(request, context, input);
+      const [result] = await db.sql<DecideResult[]>`
           select outcome, guardian
             from private.guardian_decide(p_primary_id => ${link.guardianId},
                                          p_guardian_id => ${link.objectId},
                                          p_decision => ${input.decision},
                                          p_now => ${clock.now()})`;
-        context.annotate({ decision: input.decision, outcome: result.outcome });
-        if (result.outcome === "invalid_link") throw invalidLink();
-        const guardian: GuardianRow = guardianFromJson(result.guardian!);
-        if (result.outcome === "decided") {
-          throw conflict(
-            "guardian_decided",
-            `This invitation was already decided: the guardian is ${guardian.status}.`,
-          );
-        }
-        if (result.outcome === "approved") options.drain.request(context.log);
-        return json({ guardian: toGuardian(guardian) });
-      },
+      context.annotate({ decision: input.decision, outcome: result.outcome });
+      if (result.outcome === "invalid_link") throw invalidLink();
+      const guardian: GuardianRow = guardianFromJson(result.guardian!);
+      if (result.outcome === "decided") {
+        throw conflict(
+          "guardian_decided",
+          `This invitation was already decided: the guardian is ${guardian.status}.`,
+        );
+      }
+      if (result.outcome === "approved") options.drain.request(context.log);
+      return json({ guardian: toGuardian(guardian) });
     },
-  );
+  });
 }

@@ -42,45 +42,42 @@ interface ConsentResult {
 /** Builds the `guardian-consent` function. */
 export function createGuardianConsentHandler(options: GuardianConsentOptions) {
   const { db, clock } = options;
-  return createFunction(
-    { name: "guardian-consent", cors: options.cors, logSink: options.logSink },
-    {
-      async POST(request, context) {
-        // A bearer token that is given must be valid: a typo never silently binds nothing.
-        const user = request.headers.has("authorization")
-          ? await options.verifier.verifyUser(bearerToken(request))
-          : undefined;
-        if (user) {
-          context.annotate({ userId: user.sub });
-          requireFullAccount(user);
-        }
-        const input = await readJson(request, Body);
-        const token = findLinkToken(request, input);
-        if (!token) {
-          throw invalidRequest([{
-            path: "link",
-            message: "A consent link is required.",
-          }]);
-        }
-        const guardian = await resolveGuardianLink(db, {
-          signer: options.links,
-          token,
-          type: "consent",
-          rateLimitClock: clock,
-        });
-        context.annotate({ guardianId: guardian.id });
-        const [result] = await db.sql<ConsentResult[]>`
+  return createFunction({ ...options, name: "guardian-consent" }, {
+    async POST(request, context) {
+      // A bearer token that is given must be valid: a typo never silently binds nothing.
+      const user = request.headers.has("authorization")
+        ? await options.verifier.verifyUser(bearerToken(request))
+        : undefined;
+      if (user) {
+        context.annotate({ userId: user.sub });
+        requireFullAccount(user);
+      }
+      const input = await readJson(request, Body);
+      const token = findLinkToken(request, input);
+      if (!token) {
+        throw invalidRequest([{
+          path: "link",
+          message: "A consent link is required.",
+        }]);
+      }
+      const guardian = await resolveGuardianLink(db, {
+        signer: options.links,
+        token,
+        type: "consent",
+        rateLimitClock: clock,
+      });
+      context.annotate({ guardianId: guardian.id });
+      const [result] = await db.sql<ConsentResult[]>`
           select outcome, bound, guardian
             from private.guardian_consent(p_guardian_id => ${guardian.id},
                                           p_user_id => ${user?.sub ?? null},
                                           p_now => ${clock.now()})`;
-        // Revoked, or still awaiting approval: the link opens nothing.
-        if (result.outcome === "invalid_link") throw invalidLink();
-        context.annotate({ outcome: result.outcome, bound: result.bound });
-        return json({
-          guardian: toGuardian(guardianFromJson(result.guardian!)),
-        });
-      },
+      // Revoked, or still awaiting approval: the link opens nothing.
+      if (result.outcome === "invalid_link") throw invalidLink();
+      context.annotate({ outcome: result.outcome, bound: result.bound });
+      return json({
+        guardian: toGuardian(guardianFromJson(result.guardian!)),
+      });
     },
-  );
+  });
 }

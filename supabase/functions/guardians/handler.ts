@@ -235,11 +235,7 @@ export function createGuardiansHandler(options: GuardiansOptions) {
     await Promise.all(removals);
   }
 
-  return createFunction({
-    name: "guardians",
-    cors: options.cors,
-    logSink: options.logSink,
-  }, {
+  return createFunction({ ...options, name: "guardians" }, {
     async GET(request, context) {
       const user = await userOf(request, context);
       const { streamerId = user.sub } = readQuery(request, ListQuery);

@@ -34,7 +34,7 @@ export function createHealthHandler(
     if (url) checks[name] = cached(httpProbe(url, timeoutMs), 15, options.clock);
   }
 
-  return createFunction({ name: "health", cors: options.cors, logSink: options.logSink }, {
+  return createFunction({ ...options, name: "health" }, {
     async GET() {
       const names = Object.keys(checks);
       const results = await Promise.all(names.map((name) => checks[name]()));

@@ -109,7 +109,7 @@ export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
     };
   }
 
-  return createFunction({ name: "livekit-token", cors: options.cors, logSink: options.logSink }, {
+  return createFunction({ ...options, name: "livekit-token" }, {
     async POST(request, context) {
       const input = await readJson(request, Body);
       const link = findLinkToken(request, input);

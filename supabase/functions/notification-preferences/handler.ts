@@ -144,38 +144,31 @@ export function createNotificationPreferencesHandler(
     return json({ guardian: toGuardian(row) });
   }
 
-  return createFunction(
-    {
-      name: "notification-preferences",
-      cors: options.cors,
-      logSink: options.logSink,
+  return createFunction({ ...options, name: "notification-preferences" }, {
+    async GET(request, context) {
+      readQuery(request, Query);
+      const guardian = await guardianOf(requireLink(request), context);
+      return json({ guardian: toGuardian(guardian) });
     },
-    {
-      async GET(request, context) {
-        readQuery(request, Query);
-        const guardian = await guardianOf(requireLink(request), context);
-        return json({ guardian: toGuardian(guardian) });
-      },
 
-      async POST(request, context) {
-        const contentType = request.headers.get("content-type") ?? "";
-        const mediaType = contentType.split(";")[0].trim().toLowerCase();
-        if (FORM_TYPES.includes(mediaType)) {
-          return await oneClick(request, context, mediaType);
-        }
-        if (mediaType && mediaType !== "application/json") {
-          throw new HttpError(
-            415,
-            "unsupported_media_type",
-            `notification-preferences takes JSON or the one-click form, not ${mediaType}.`,
-          );
-        }
-        const input = await readJson(request, JsonBody);
-        readQuery(request, Query);
-        const guardian = await guardianOf(requireLink(request, input), context);
-        const row = await update(guardian.id, input.notify);
-        return json({ guardian: toGuardian(row) });
-      },
+    async POST(request, context) {
+      const contentType = request.headers.get("content-type") ?? "";
+      const mediaType = contentType.split(";")[0].trim().toLowerCase();
+      if (FORM_TYPES.includes(mediaType)) {
+        return await oneClick(request, context, mediaType);
+      }
+      if (mediaType && mediaType !== "application/json") {
+        throw new HttpError(
+          415,
+          "unsupported_media_type",
+          `notification-preferences takes JSON or the one-click form, not ${mediaType}.`,
+        );
+      }
+      const input = await readJson(request, JsonBody);
+      readQuery(request, Query);
+      const guardian = await guardianOf(requireLink(request, input), context);
+      const row = await update(guardian.id, input.notify);
+      return json({ guardian: toGuardian(row) });
     },
-  );
+  });
 }

@@ -46,7 +46,7 @@ const NO_RETENTION: RecordingRetentionResult = { recordingsExpired: 0, uploadsRe
 export function createReconcileHandler(options: ReconcileOptions) {
   const { db, clock, livekit, bucket } = options;
 
-  return createFunction({ name: "reconcile", cors: options.cors, logSink: options.logSink }, {
+  return createFunction({ ...options, name: "reconcile" }, {
     POST: withService({ verifier: options.verifier }, async (request, context) => {
       await readJson(request, z.strictObject({}));
       const now = clock.now();

@@ -105,11 +105,7 @@ export function createRecordingUrlHandler(options: RecordingUrlOptions) {
     return { recording };
   }
 
-  return createFunction({
-    name: "recording-url",
-    cors: options.cors,
-    logSink: options.logSink,
-  }, {
+  return createFunction({ ...options, name: "recording-url" }, {
     async GET(request, context) {
       const query = readQuery(request, Query);
       const link = findLinkToken(request);

@@ -42,27 +42,24 @@ export function createSendNotificationHandler(
   options: SendNotificationOptions,
 ) {
   const settings: RenderSettings = { ...options.email, links: options.links };
-  return createFunction(
-    { name: "send-notification", cors: options.cors, logSink: options.logSink },
-    {
-      POST: withService(
-        { verifier: options.verifier },
-        async (request, context) => {
-          const { limit = DEFAULT_LIMIT } = await readJson(request, Body);
-          const counts = await drainOutbox({
-            db: options.db,
-            mailer: options.mailer,
-            render: (notification) => renderNotification(notification, settings),
-            clock: options.clock,
-            log: context.log,
-            limit,
-            random: options.random,
-            concurrency: options.concurrency,
-          });
-          context.annotate({ limit, mailer: options.mailer.kind, ...counts });
-          return json(counts);
-        },
-      ),
-    },
-  );
+  return createFunction({ ...options, name: "send-notification" }, {
+    POST: withService(
+      { verifier: options.verifier },
+      async (request, context) => {
+        const { limit = DEFAULT_LIMIT } = await readJson(request, Body);
+        const counts = await drainOutbox({
+          db: options.db,
+          mailer: options.mailer,
+          render: (notification) => renderNotification(notification, settings),
+          clock: options.clock,
+          log: context.log,
+          limit,
+          random: options.random,
+          concurrency: options.concurrency,
+        });
+        context.annotate({ limit, mailer: options.mailer.kind, ...counts });
+        return json(counts);
+      },
+    ),
+  });
 }

@@ -65,11 +65,7 @@ export interface SignUploadUrlOptions extends HandlerOptions {
 /** Builds the `sign-upload-url` function. */
 export function createSignUploadUrlHandler(options: SignUploadUrlOptions) {
   const { db, clock } = options;
-  return createFunction({
-    name: "sign-upload-url",
-    cors: options.cors,
-    logSink: options.logSink,
-  }, {
+  return createFunction({ ...options, name: "sign-upload-url" }, {
     POST: withUser(
       { verifier: options.verifier },
       async (request, context, user) => {

@@ -52,7 +52,7 @@ export function createStreamsHandler(options: StreamsOptions) {
     });
   });
 
-  return createFunction({ name: "streams", cors: options.cors, logSink: options.logSink }, {
+  return createFunction({ ...options, name: "streams" }, {
     async GET(request, context) {
       readQuery(request, Query);
       const link = findLinkToken(request);
