@@ -207,8 +207,9 @@ Deno.test("one email per cause, even when the cause is replayed", async () => {
       update public.stream_sessions set status = 'live', updated_at = ${h.clock.now()}
        where id = ${session} and status = 'live'`;
     await h.sql`
-      select private.queue_guardian_notifications('stream_started', ${STREAMER_A}::uuid,
-        ${session}::uuid, null, ${h.clock.now()}::timestamptz)`;
+      select private.queue_guardian_notifications(p_kind => 'stream_started',
+        p_streamer_id => ${STREAMER_A}::uuid, p_session_id => ${session}::uuid,
+        p_recording_id => null, p_at => ${h.clock.now()}::timestamptz)`;
 
     // The seed's pending guardian and ready recording queued one each already.
     assert.deepEqual(await h.drain(), { sent: 3, retried: 0, failed: 0, suppressed: 0 });
