@@ -171,6 +171,43 @@ Deno.test("each row names tests that exist, and pgTAP files that call its functi
   assert.deepEqual(wrong, []);
 });
 
+/** The top-level arguments of the call whose `(` is at `open` in `code`. */
+function callArguments(code: string, open: number): string[] {
+  const args: string[] = [];
+  let depth = 0;
+  let start = open + 1;
+  for (let i = open; i < code.length; i++) {
+    const char = code[i];
+    if (char === "(" || char === "{" || char === "[") depth++;
+    else if (char === ")" || char === "}" || char === "]") depth--;
+    if (depth === 0) {
+      args.push(code.slice(start, i));
+      break;
+    }
+    if (depth === 1 && char === ",") {
+      args.push(code.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return args.map((arg) => arg.trim()).filter((arg) => arg !== "");
+}
+
+Deno.test("calls with more than three arguments name every argument (p_x => ...)", () => {
+  const positional: string[] = [];
+  for (const folder of CODE_FOLDERS) {
+    for (const path of typeScriptFiles(folder)) {
+      const code = withoutComments(Deno.readTextFileSync(new URL(path, ROOT)));
+      for (const match of code.matchAll(CALL)) {
+        const args = callArguments(code, match.index + match[0].length - 1);
+        if (args.length > 3 && args.some((arg) => !/^p_[a-z0-9_]+\s*=>/.test(arg))) {
+          positional.push(`${path}: private.${match[1]} with ${args.length} arguments`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(positional, []);
+});
+
 Deno.test("code and pgTAP files name a migration by its file, never by a bare timestamp", () => {
   const bare = /\b20\d{12}\b(?!_[a-z0-9_]+\.sql)/;
   const files = [
