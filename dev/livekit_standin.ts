@@ -15,12 +15,20 @@
  * - webhooks are protojson that omit zero values, signed as a bare JWT whose `sha256` claim is
  *   the body's hash, retried up to 5 times over about 15 s on a 5xx or a broken connection;
  * - a room with auto egress and no egress service fails it after `egressFailureDelayMs` with
- *   `egress_ended` `EGRESS_FAILED` and an empty `egressId`.
+ *   `egress_ended` `EGRESS_FAILED` and an empty `egressId`;
+ * - with an egress (`dev/standin_egress.ts`), auto egress starts on a participant's first
+ *   publish in the room (never again for that identity, as the real server's `hasPublished`),
+ *   and StartParticipantEgress in a room that exists starts one; each posts `egress_started`
+ *   (STARTING, so no `status`), `egress_updated` (ACTIVE), its recorder joins as an `EGRESS`
+ *   participant, and when its participant leaves, the room is deleted or StopEgress is called
+ *   it posts `egress_updated` (ENDING) and, once the MP4 is in the bucket, `egress_ended`
+ *   (COMPLETE with `fileResults`, or FAILED with the reason).
  *
  * There is no media: `deno task headset` joins through `POST /_standin/join` (a participant
  * token, then its tracks are "published") and leaves through `POST /_standin/leave`.
  * See {@linkcode startLiveKitStandIn}.
  */
+import type { StandInEgress } from "./standin_egress.ts";
 import {
   AccessToken,
   EgressInfo,
@@ -47,6 +55,8 @@ export interface LiveKitStandInOptions {
   webhookUrl?: string;
   /** How long before auto egress fails (no egress service). @default {21000} */
   egressFailureDelayMs?: number;
+  /** Records egress requests (`dev/standin_egress.ts`); without it auto egress fails. */
+  egress?: StandInEgress;
 }
 
 /** One call the stand-in received. */
@@ -70,7 +80,19 @@ interface StandInRoom {
   /** The auto egress configuration of CreateRoom, as sent. */
   egress?: unknown;
   participants: Map<string, StandInParticipant>;
-  autoEgressFailed: boolean;
+  /** Identities that have published here: auto egress starts only on a first publish. */
+  published: Set<string>;
+}
+
+/** An egress the stand-in's egress is running or has run. */
+interface StandInRecording {
+  info: EgressInfo;
+  /** The participant recorded. */
+  identity: string;
+  objectName: string;
+  startedMs: number;
+  recorder: ParticipantInfo;
+  ending: boolean;
 }
 
 /** A running stand-in. */
@@ -90,6 +112,8 @@ export interface LiveKitStandIn {
   env: Record<string, string>;
   /** Adds an egress as LiveKit would report it from ListEgress. */
   addEgress(info: { egressId: string; roomName: string; status: EgressStatus }): void;
+  /** Creates a room as CreateRoom does, as if someone had created it earlier. */
+  addRoom(name: string): void;
   stop(): Promise<void>;
 }
 
@@ -116,6 +140,22 @@ function randomId(prefix: string): string {
   return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
 }
 
+const EGRESS_KIND = 2; // ParticipantInfo_Kind.EGRESS, which the SDK does not export
+
+/** An egress request's file path with LiveKit's `{time}` and `{room_name}` filled in. */
+function objectNameOf(filepath: string, roomName: string, at: Date): string {
+  const time = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "");
+  return filepath.replaceAll("{time}", time).replaceAll("{room_name}", roomName);
+}
+
+/** The file path of an egress request or auto egress configuration (protobuf JSON). */
+function filepathOf(request: unknown): string | undefined {
+  // deno-lint-ignore no-explicit-any
+  const body = request as any;
+  const output = body?.file ?? body?.fileOutputs?.[0] ?? body?.participant?.fileOutputs?.[0];
+  return typeof output?.filepath === "string" ? output.filepath : undefined;
+}
+
 /** Starts the stand-in on 127.0.0.1. */
 export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKitStandIn {
   const apiKey = options.apiKey ?? `APIstandin${crypto.randomUUID().slice(0, 8)}`;
@@ -125,6 +165,8 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
   const hanging = new Set<() => void>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const deliveries = new Set<Promise<void>>();
+  const recordings = new Map<string, StandInRecording>();
+  const finishing = new Set<Promise<void>>();
   let stopped = false;
 
   const standIn: LiveKitStandIn = {
@@ -144,7 +186,12 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
         new EgressInfo({ egressId, roomName, status }).toJson() as Record<string, unknown>,
       );
     },
+    addRoom(name) {
+      createRoom({ name });
+    },
     async stop() {
+      // Recordings that are being written finish first (each is a few seconds at most).
+      await Promise.allSettled([...finishing]);
       stopped = true;
       for (const timer of timers) clearTimeout(timer);
       for (const release of hanging) release();
@@ -217,7 +264,7 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
       room,
       egress: body.egress,
       participants: new Map(),
-      autoEgressFailed: false,
+      published: new Set(),
     });
     post({ event: "room_started", room });
     return room.toJson() as Record<string, unknown>;
@@ -230,6 +277,9 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
     for (const participant of entry.participants.values()) {
       participant.info.state = ParticipantInfo_State.DISCONNECTED;
       post({ event: "participant_left", room: entry.room, participant: participant.info });
+    }
+    for (const recording of recordings.values()) {
+      if (recording.info.roomName === name) endRecording(recording, entry);
     }
     post({ event: "room_finished", room: entry.room });
     return {};
@@ -247,6 +297,7 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
       // A second connection with the same identity replaces the first (DUPLICATE_IDENTITY).
       previous.info.state = ParticipantInfo_State.DISCONNECTED;
       post({ event: "participant_left", room: entry.room, participant: previous.info });
+      endRecordingsOf(entry, identity);
     }
     const info = new ParticipantInfo({
       sid: randomId("PA"),
@@ -275,20 +326,9 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
       for (const track of tracks) {
         post({ event: "track_published", room: entry.room, participant: info, track });
       }
-      if (entry.egress && !entry.autoEgressFailed) {
-        entry.autoEgressFailed = true;
-        const roomName = entry.room.name;
-        later(options.egressFailureDelayMs ?? 21_000, () => {
-          post({
-            event: "egress_ended",
-            egressInfo: new EgressInfo({
-              roomName,
-              status: EgressStatus.EGRESS_FAILED,
-              error: "no response from servers",
-            }),
-          });
-        });
-      }
+      const firstPublish = !entry.published.has(identity);
+      entry.published.add(identity);
+      if (entry.egress && firstPublish) autoEgress(entry, identity);
     }
     return Response.json({ room: entry.room.toJson(), participant: info.toJson() });
   }
@@ -300,7 +340,134 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
     entry.participants.delete(identity);
     participant.info.state = ParticipantInfo_State.DISCONNECTED;
     post({ event: "participant_left", room: entry.room, participant: participant.info });
+    endRecordingsOf(entry, identity);
     return Response.json({});
+  }
+
+  /** Auto egress on a first publish: recorded by the egress, or failed as without one. */
+  function autoEgress(entry: StandInRoom, identity: string) {
+    const filepath = filepathOf(entry.egress);
+    if (options.egress && filepath) {
+      startRecording(entry, identity, filepath);
+      return;
+    }
+    const roomName = entry.room.name;
+    later(options.egressFailureDelayMs ?? 21_000, () => {
+      post({
+        event: "egress_ended",
+        egressInfo: new EgressInfo({
+          roomName,
+          status: EgressStatus.EGRESS_FAILED,
+          error: "no response from servers",
+        }),
+      });
+    });
+  }
+
+  function keep(recording: StandInRecording, request?: unknown) {
+    const previous = standIn.egresses.get(recording.info.egressId);
+    standIn.egresses.set(recording.info.egressId, {
+      ...recording.info.toJson() as Record<string, unknown>,
+      request: request ?? previous?.request,
+    });
+  }
+
+  /** Starts recording `identity`: STARTING, then ACTIVE with its recorder in the room. */
+  function startRecording(
+    entry: StandInRoom,
+    identity: string,
+    filepath: string,
+    request?: unknown,
+  ): EgressInfo {
+    const startedMs = Date.now();
+    const egressId = randomId("EG");
+    const info = new EgressInfo({
+      egressId,
+      roomId: entry.room.sid,
+      roomName: entry.room.name,
+      status: EgressStatus.EGRESS_STARTING,
+      startedAt: BigInt(startedMs) * 1_000_000n,
+    });
+    const recording: StandInRecording = {
+      info,
+      identity,
+      objectName: objectNameOf(filepath, entry.room.name, new Date(startedMs)),
+      startedMs,
+      recorder: new ParticipantInfo({
+        sid: randomId("PA"),
+        identity: egressId,
+        kind: EGRESS_KIND,
+        state: ParticipantInfo_State.ACTIVE,
+        joinedAt: BigInt(Math.floor(startedMs / 1000)),
+      }),
+      ending: false,
+    };
+    recordings.set(egressId, recording);
+    keep(recording, request);
+    post({ event: "egress_started", egressInfo: info });
+    later(300, () => {
+      if (recording.ending) return;
+      info.status = EgressStatus.EGRESS_ACTIVE;
+      keep(recording);
+      post({ event: "participant_joined", room: entry.room, participant: recording.recorder });
+      post({ event: "egress_updated", egressInfo: info });
+    });
+    return info;
+  }
+
+  function endRecordingsOf(entry: StandInRoom, identity: string) {
+    for (const recording of recordings.values()) {
+      if (recording.info.roomName === entry.room.name && recording.identity === identity) {
+        endRecording(recording, entry);
+      }
+    }
+  }
+
+  /** Ends a recording: ENDING, then the MP4 is made and stored, then COMPLETE (or FAILED). */
+  function endRecording(recording: StandInRecording, entry: StandInRoom) {
+    if (recording.ending || !options.egress) return;
+    recording.ending = true;
+    const { info } = recording;
+    const wasActive = info.status === EgressStatus.EGRESS_ACTIVE;
+    info.status = EgressStatus.EGRESS_ENDING;
+    keep(recording);
+    if (wasActive) {
+      recording.recorder.state = ParticipantInfo_State.DISCONNECTED;
+      post({ event: "participant_left", room: entry.room, participant: recording.recorder });
+    }
+    post({ event: "egress_updated", egressInfo: info });
+    const seconds = (Date.now() - recording.startedMs) / 1000;
+    const work = (async () => {
+      try {
+        const file = await options.egress!.record({ objectName: recording.objectName, seconds });
+        const endedAt = BigInt(recording.startedMs + file.seconds * 1000) * 1_000_000n;
+        // Built anew: the SDK's messages take plain nested objects only in their constructor.
+        recording.info = new EgressInfo({
+          egressId: info.egressId,
+          roomId: info.roomId,
+          roomName: info.roomName,
+          status: EgressStatus.EGRESS_COMPLETE,
+          startedAt: info.startedAt,
+          endedAt,
+          fileResults: [{
+            filename: file.filename,
+            location: file.location,
+            size: BigInt(file.size),
+            duration: BigInt(Math.round(file.seconds * 1e9)),
+            startedAt: info.startedAt,
+            endedAt,
+          }],
+        });
+      } catch (error) {
+        info.status = EgressStatus.EGRESS_FAILED;
+        info.endedAt = BigInt(Date.now()) * 1_000_000n;
+        info.error = error instanceof Error ? error.message : String(error);
+      }
+      keep(recording);
+      post({ event: "egress_ended", egressInfo: recording.info });
+    })();
+    finishing.add(work);
+    work.finally(() => finishing.delete(work));
   }
 
   async function handle(request: Request): Promise<Response> {
@@ -376,11 +543,16 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
         entry.participants.delete(identity);
         participant.info.state = ParticipantInfo_State.DISCONNECTED;
         post({ event: "participant_left", room: entry.room, participant: participant.info });
+        endRecordingsOf(entry, identity);
         return {};
       }
       case "Egress/StartParticipantEgress": {
         const entry = standIn.rooms.get(String(body.roomName ?? ""));
         if (!entry) return twirpError(404, "not_found", "requested room does not exist");
+        const filepath = filepathOf(body);
+        if (options.egress && filepath) {
+          return startRecording(entry, String(body.identity ?? ""), filepath, body).toJson();
+        }
         const egressId = randomId("EG");
         const egressInfo = new EgressInfo({
           egressId,
@@ -401,9 +573,12 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
         return { items };
       }
       case "Egress/StopEgress": {
+        const recording = recordings.get(String(body.egressId));
+        const entry = recording && standIn.rooms.get(String(recording.info.roomName));
+        if (recording && entry && !recording.ending) endRecording(recording, entry);
         const item = standIn.egresses.get(String(body.egressId));
         if (!item) return twirpError(404, "not_found", "egress not found");
-        item.status = "EGRESS_ENDING";
+        if (!recording) item.status = "EGRESS_ENDING";
         const { request: _request, ...info } = item;
         return info;
       }

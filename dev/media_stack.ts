@@ -6,7 +6,9 @@
  *   or one on `PATH`; else the embedded stand-in (`dev/livekit_standin.ts`), which answers the
  *   same API and posts signed webhooks for what happens in it.
  * - egress: the real service when its binary, Redis and GStreamer are present, uploading to
- *   the local bucket; else none (the stand-in records nothing itself).
+ *   the local bucket; with the stand-in, its own egress (`dev/standin_egress.ts`: a test-pattern
+ *   MP4 made with GStreamer or ffmpeg, stored in the local bucket) when one of them is present;
+ *   else none.
  *
  * See {@linkcode startMediaStack}.
  */
@@ -15,6 +17,7 @@ import { type Egress, startEgress } from "./egress.ts";
 import { findMediaBinaries } from "./livekit_binaries.ts";
 import { type LiveKitServer, startLiveKitServer } from "./livekit_server.ts";
 import { type LiveKitStandIn, startLiveKitStandIn } from "./livekit_standin.ts";
+import { createStandInEgress, findMp4Encoder, type StandInEgress } from "./standin_egress.ts";
 import type { LocalBucket } from "./local_bucket.ts";
 import { type Redis, startRedis } from "./redis.ts";
 
@@ -66,24 +69,28 @@ export async function startMediaStack(options: MediaStackOptions): Promise<Media
       : await findMediaBinaries({ build: options.build, log });
     const livekitBinary = "livekitServer" in binaries ? binaries.livekitServer : undefined;
     if (!livekitBinary) {
+      const egress = await standInEgressOf(options.bucket);
       const standIn = await startLiveKitStandIn({
         apiKey: options.apiKey,
         apiSecret: options.apiSecret,
         port: options.port,
         webhookUrl: options.webhookUrl,
+        egress: typeof egress === "string" ? undefined : egress,
       });
       started.push(standIn);
       describe.push(
         `LiveKit: the embedded stand-in on ${standIn.url} (${
           binaries.missing["livekit-server"]
         }); it posts signed webhooks, and \`deno task headset\` joins it without media`,
-        "Egress: none (the stand-in does not record)",
+        typeof egress === "string"
+          ? `Egress: none (${egress}); auto egress fails after 21 s as LiveKit's does`
+          : `Egress: the stand-in's, a test-pattern MP4 made with ${egress.describe} into the local bucket`,
       );
       return {
         url: standIn.url,
         httpUrl: standIn.httpUrl,
         kind: "stand-in",
-        egress: false,
+        egress: typeof egress !== "string",
         describe,
         standIn,
         stop,
@@ -149,4 +156,22 @@ export async function startMediaStack(options: MediaStackOptions): Promise<Media
     await stop();
     throw error;
   }
+}
+
+/** The stand-in's egress over the local bucket, or why there is none. */
+async function standInEgressOf(bucket: LocalBucket | undefined): Promise<StandInEgress | string> {
+  if (!bucket) return "GCS_* is configured, so there is no local bucket for it";
+  const encoder = await findMp4Encoder();
+  if (!encoder) {
+    return "neither gst-launch-1.0 (gstreamer1.0-tools) nor ffmpeg is installed to make its MP4";
+  }
+  return createStandInEgress({
+    encoder,
+    store(objectName, mp4) {
+      bucket.double.put(objectName, new Uint8Array(mp4), "video/mp4");
+      return Promise.resolve(
+        `${bucket.double.url}/${bucket.double.bucket}/${encodeURI(objectName)}`,
+      );
+    },
+  });
 }

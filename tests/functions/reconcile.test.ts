@@ -69,7 +69,7 @@ Deno.test("reconcile ends abandoned and roomless sessions, refreshes recordings,
               ${status === "starting" ? null : created},
               ${status === "ended" ? minutesAgo(1) : null},
               ${status === "ended" ? "streamer_ended" : null})`;
-    if (options.room) livekit.rooms.set(`session-${id}`, { name: `session-${id}` });
+    if (options.room) livekit.addRoom(`session-${id}`);
     return id;
   }
 

@@ -150,6 +150,21 @@ for (const { name, start, available } of TARGETS) {
           assert.deepEqual(await egress.listEgress({ roomName: room }), []);
         });
 
+        await t.step({
+          name: "StartParticipantEgress in an unknown room is 404 not_found",
+          ignore: !target.egress,
+          fn: async () => {
+            const response = await twirp(target, "Egress/StartParticipantEgress", {
+              roomName: roomName(),
+              identity: `streamer:${crypto.randomUUID()}`,
+              file: { fileType: "MP4", filepath: "recordings/x/y/{time}.mp4" },
+              preset: "H264_720P_30",
+            }, { roomRecord: true });
+            assert.equal(response.status, 404);
+            assert.equal((await response.json()).code, "not_found");
+          },
+        });
+
         await t.step("StopEgress of an unknown egress is refused with a 4xx", async () => {
           const response = await twirp(
             target,

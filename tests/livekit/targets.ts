@@ -12,6 +12,7 @@ import { startLiveKitServer } from "../../dev/livekit_server.ts";
 import { startLocalBucket } from "../../dev/local_bucket.ts";
 import { startRedis } from "../../dev/redis.ts";
 import { startLiveKitStandIn } from "../../dev/livekit_standin.ts";
+import type { StandInEgress } from "../../dev/standin_egress.ts";
 
 /** A webhook as received: the raw body, its header, and the verified event. */
 export interface Delivery {
@@ -26,6 +27,8 @@ export interface Target {
   wsUrl: string;
   apiKey: string;
   apiSecret: string;
+  /** Whether an egress service takes egress requests (the real server needs one). */
+  egress: boolean;
   /** Verified webhooks, in arrival order. */
   deliveries: Delivery[];
   /** Waits (up to 15 s) for a webhook matching `test`. */
@@ -122,10 +125,12 @@ export async function startReal(): Promise<Target> {
       workDir,
     });
     stops.push(server.stop);
+    let egress = false;
     if (redis) {
+      egress = true;
       const bucket = await startLocalBucket();
       stops.push(bucket.stop);
-      const egress = await startEgress({
+      const service = await startEgress({
         binary: binaries.egress!.path,
         apiKey,
         apiSecret,
@@ -136,13 +141,14 @@ export async function startReal(): Promise<Target> {
         storageEmulatorHost: bucket.emulatorHost,
         workDir,
       });
-      stops.push(egress.stop);
+      stops.push(service.stop);
     }
     return {
       httpUrl: server.httpUrl,
       wsUrl: server.url,
       apiKey,
       apiSecret,
+      egress,
       deliveries: receiver.deliveries,
       webhook: receiver.webhook,
       stop,
@@ -154,7 +160,9 @@ export async function startReal(): Promise<Target> {
 }
 
 /** Starts the stand-in with a fresh key pair and a receiver. */
-export function startStandIn(options: { egressFailureDelayMs?: number } = {}): Promise<Target> {
+export function startStandIn(
+  options: { egressFailureDelayMs?: number; egress?: StandInEgress } = {},
+): Promise<Target> {
   const { apiKey, apiSecret } = freshKeys();
   const receiver = startReceiver(apiKey, apiSecret);
   const standIn = startLiveKitStandIn({
@@ -162,12 +170,14 @@ export function startStandIn(options: { egressFailureDelayMs?: number } = {}): P
     apiSecret,
     webhookUrl: receiver.url,
     egressFailureDelayMs: options.egressFailureDelayMs,
+    egress: options.egress,
   });
   return Promise.resolve({
     httpUrl: standIn.httpUrl,
     wsUrl: standIn.url,
     apiKey,
     apiSecret,
+    egress: true,
     deliveries: receiver.deliveries,
     webhook: receiver.webhook,
     async stop() {
