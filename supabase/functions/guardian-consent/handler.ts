@@ -10,13 +10,13 @@
  * and recordings when signed in. A link alone binds nothing. 30 requests a minute per link.
  */
 import { z } from "zod";
-import { bearerToken, type TokenVerifier } from "../../../shared/auth.ts";
+import type { TokenVerifier } from "../../../shared/auth.ts";
 import { readJson } from "../../../shared/body.ts";
 import type { Database } from "../../../shared/db.ts";
 import { invalidRequest } from "../../../shared/errors.ts";
 import {
+  accountBesideLink,
   guardianFromJson,
-  requireFullAccount,
   resolveGuardianLink,
   toGuardian,
 } from "../../../shared/guardians.ts";
@@ -44,14 +44,8 @@ export function createGuardianConsentHandler(options: GuardianConsentOptions) {
   const { db, clock } = options;
   return createFunction({ ...options, name: "guardian-consent" }, {
     async POST(request, context) {
-      // A bearer token that is given must be valid: a typo never silently binds nothing.
-      const user = request.headers.has("authorization")
-        ? await options.verifier.verifyUser(bearerToken(request))
-        : undefined;
-      if (user) {
-        context.annotate({ userId: user.sub });
-        requireFullAccount(user);
-      }
+      const user = await accountBesideLink(request, options.verifier);
+      if (user) context.annotate({ userId: user.sub });
       const input = await readJson(request, Body);
       const token = findLinkToken(request, input);
       if (!token) {
