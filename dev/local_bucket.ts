@@ -3,7 +3,11 @@
  * double (`tests/support/gcs_double.ts`: V4 signatures, preconditions, the token exchange),
  * plus the one thing it lacks for LiveKit egress: the JSON API upload endpoints
  * (`/upload/storage/v1/b/{bucket}/o`, multipart and resumable) that Google's Go client uses
- * under `STORAGE_EMULATOR_HOST`, and land in the double's bucket. That client sends no
+ * under `STORAGE_EMULATOR_HOST`, and land in the double's bucket. Their preconditions hold as
+ * in GCS: `ifGenerationMatch` (or the `x-goog-if-generation-match` header) must name the live
+ * object's generation, and `0` means "only if there is none", else `412 conditionNotMet`,
+ * checked when a resumable upload starts and again when it completes. Reads go to the double,
+ * which serves byte ranges (`206`, `Content-Range`, `Accept-Ranges`). That client sends no
  * credentials to an emulator (it adds `WithoutAuthentication`), so, like other emulators,
  * this port accepts unauthenticated uploads; it listens on loopback only, and a token that is
  * sent must be one the double issued (checked by asking the double).
@@ -39,6 +43,8 @@ export interface LocalBucket {
 
 interface Resumable {
   name: string;
+  /** The upload's `ifGenerationMatch`, checked again when it completes. */
+  ifGenerationMatch: string | null;
   contentType: string;
   chunks: Uint8Array[];
   received: number;
@@ -78,7 +84,34 @@ export async function startLocalBucket(options: LocalBucketOptions = {}): Promis
     return probe.status !== 401;
   }
 
-  function stored(name: string, data: Uint8Array, contentType: string): Response {
+  /** GCS's precondition failure, or undefined when `condition` holds (or there is none). */
+  function preconditionFailed(name: string, condition: string | null): Response | undefined {
+    if (condition === null) return undefined;
+    const live = double.objects.get(name)?.generation ?? "0";
+    if (/^\d+$/.test(condition) && condition === live) return undefined;
+    return Response.json({
+      error: {
+        code: 412,
+        message: "At least one of the pre-conditions you specified did not hold.",
+        errors: [{
+          domain: "global",
+          reason: "conditionNotMet",
+          message: "At least one of the pre-conditions you specified did not hold.",
+          locationType: "header",
+          location: "If-Match",
+        }],
+      },
+    }, { status: 412 });
+  }
+
+  function stored(
+    name: string,
+    data: Uint8Array,
+    contentType: string,
+    ifGenerationMatch: string | null,
+  ): Response {
+    const refused = preconditionFailed(name, ifGenerationMatch);
+    if (refused) return refused;
     const object = double.put(name, new Uint8Array(data), contentType);
     uploads.push(name);
     return Response.json({
@@ -108,18 +141,28 @@ export async function startLocalBucket(options: LocalBucketOptions = {}): Promis
     }
     const uploadType = url.searchParams.get("uploadType");
     const uploadId = url.searchParams.get("upload_id");
+    const ifGenerationMatch = url.searchParams.get("ifGenerationMatch") ??
+      request.headers.get("x-goog-if-generation-match");
     if (request.method === "POST" && uploadType === "multipart") {
       const { metadata, data } = await multipart(request);
       const name = String(metadata.name ?? url.searchParams.get("name") ?? "");
-      return stored(name, data, String(metadata.contentType ?? "application/octet-stream"));
+      return stored(
+        name,
+        data,
+        String(metadata.contentType ?? "application/octet-stream"),
+        ifGenerationMatch,
+      );
     }
     if (request.method === "POST" && uploadType === "resumable" && !uploadId) {
       const text = await request.text();
       const metadata = text ? JSON.parse(text) as Record<string, unknown> : {};
       const name = String(metadata.name ?? url.searchParams.get("name") ?? "");
+      const refused = preconditionFailed(name, ifGenerationMatch);
+      if (refused) return refused;
       const id = crypto.randomUUID();
       resumables.set(id, {
         name,
+        ifGenerationMatch,
         contentType: String(
           metadata.contentType ?? request.headers.get("x-upload-content-type") ??
             "application/octet-stream",
@@ -157,7 +200,7 @@ export async function startLocalBucket(options: LocalBucketOptions = {}): Promis
         data.set(part, offset);
         offset += part.byteLength;
       }
-      return stored(upload.name, data, upload.contentType);
+      return stored(upload.name, data, upload.contentType, upload.ifGenerationMatch);
     }
     return Response.json({ error: { code: 400, message: "Unsupported upload request" } }, {
       status: 400,
