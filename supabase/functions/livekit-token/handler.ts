@@ -28,6 +28,7 @@ import {
   toSession,
 } from "../../../shared/sessions.ts";
 import { resolveWatchLink } from "../../../shared/watch_link.ts";
+import { accountBesideLink } from "../../../shared/guardians.ts";
 
 const Body = z.strictObject({
   sessionId: z.uuid().optional(),
@@ -65,8 +66,15 @@ interface Viewer {
 export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
   const { db, clock } = options;
 
-  async function byLink(token: string): Promise<Viewer> {
-    const { guardian, session } = await resolveWatchLink(db, { signer: options.links, token });
+  async function byLink(request: Request, token: string): Promise<Viewer> {
+    // A signed-in account presenting the link beside its bearer token is bound to the link's
+    // guardian (rights follow proof); a link alone binds nothing.
+    const account = await accountBesideLink(request, options.verifier);
+    const { guardian, session } = await resolveWatchLink(db, {
+      signer: options.links,
+      token,
+      userId: account?.sub,
+    });
     // The bucket private.user_session_access counts the same guardian's account requests in.
     await enforceRateLimit(db, { limit: LIMIT, subject: `guardian:${guardian.id}`, clock });
     return {
@@ -113,7 +121,7 @@ export function createLiveKitTokenHandler(options: LiveKitTokenOptions) {
     async POST(request, context) {
       const input = await readJson(request, Body);
       const link = findLinkToken(request, input);
-      const viewer = link ? await byLink(link) : await byUser(request, input.sessionId);
+      const viewer = link ? await byLink(request, link) : await byUser(request, input.sessionId);
       context.annotate({ sessionId: viewer.session.id, publisher: viewer.publisher });
       if (viewer.session.status === "ended") {
         throw conflict(

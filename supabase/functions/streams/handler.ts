@@ -19,6 +19,7 @@ import {
   toSession,
 } from "../../../shared/sessions.ts";
 import { resolveWatchLink } from "../../../shared/watch_link.ts";
+import { accountBesideLink } from "../../../shared/guardians.ts";
 
 const Query = z.strictObject({
   sessionId: z.uuid().optional(),
@@ -57,9 +58,12 @@ export function createStreamsHandler(options: StreamsOptions) {
       readQuery(request, Query);
       const link = findLinkToken(request);
       if (!link) return await signedIn(request, context);
+      // A signed-in account beside the link is bound to its guardian (rights follow proof).
+      const account = await accountBesideLink(request, options.verifier);
       const { guardian, session } = await resolveWatchLink(db, {
         signer: options.links,
         token: link,
+        userId: account?.sub,
       });
       await enforceRateLimit(db, {
         limit: LINK_LIMIT,
