@@ -5,7 +5,7 @@
 -- tests/functions/ops.test.ts.
 begin;
 create extension if not exists pgtap;
-select plan(8);
+select plan(10);
 
 select ok(
   not has_function_privilege('anon', 'private.ops_overview(timestamptz)', 'execute')
@@ -59,6 +59,20 @@ select throws_ok(
        p_error_code => 'LiveKit said: invalid key APIxyz') $$,
   '23514', null,
   'a failed run cannot keep a message, only a code'
+);
+select throws_ok(
+  $$ select private.record_reconcile_run(
+       p_started_at => now(), p_finished_at => now(), p_outcome => 'succeeded', p_result => null,
+       p_error_code => null) $$,
+  '23514', null,
+  'a succeeded run keeps its counts (no null result)'
+);
+select throws_ok(
+  $$ select private.record_reconcile_run(
+       p_started_at => now(), p_finished_at => now(), p_outcome => 'failed', p_result => null,
+       p_error_code => null) $$,
+  '23514', null,
+  'a failed run keeps its error code (no null code)'
 );
 select is(
   (private.ops_overview(now()) -> 'reconcile' -> 'lastRun' ->> 'errorCode'),
