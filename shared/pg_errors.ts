@@ -18,13 +18,24 @@ export function sessionAlreadyLive(sessionId?: string): HttpError {
   );
 }
 
+/** `409 guardian_exists`: the address is already a guardian of this streamer (not revoked). */
+export function guardianExists(): HttpError {
+  return conflict("guardian_exists", "This guardian has already been added.");
+}
+
+/** `409 guardian_limit`: at most 10 guardians awaiting approval, pending or active. */
+export function guardianLimit(): HttpError {
+  return conflict(
+    "guardian_limit",
+    "You can have at most 10 guardians awaiting approval, pending or active.",
+  );
+}
+
 /** Constraint names of the schema that are conflicts of the contract. */
 const NAMED_CONFLICTS: Record<string, () => HttpError> = {
   stream_sessions_one_active_per_streamer: () => sessionAlreadyLive(),
-  guardians_email_unique_per_streamer: () =>
-    conflict("guardian_exists", "This guardian has already been added."),
-  guardians_limit: () =>
-    conflict("guardian_limit", "You can have at most 10 active or pending guardians."),
+  guardians_email_unique_per_streamer: guardianExists,
+  guardians_limit: guardianLimit,
 };
 
 /**

@@ -33,6 +33,7 @@ import {
   type RequestContext,
 } from "../../../shared/http.ts";
 import type { Logger } from "../../../shared/log.ts";
+import { guardianExists, guardianLimit } from "../../../shared/pg_errors.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { rateLimited } from "../../../shared/rate_limit.ts";
 import { safeText } from "../../../shared/text.ts";
@@ -152,18 +153,8 @@ export function createGuardiansHandler(options: GuardiansOptions) {
         "Nobody can approve this invitation: you have no active primary guardian yet.",
       );
     }
-    if (result.outcome === "guardian_exists") {
-      throw conflict(
-        "guardian_exists",
-        "This guardian has already been added.",
-      );
-    }
-    if (result.outcome === "guardian_limit") {
-      throw conflict(
-        "guardian_limit",
-        "You can have at most 10 guardians awaiting approval, pending or active.",
-      );
-    }
+    if (result.outcome === "guardian_exists") throw guardianExists();
+    if (result.outcome === "guardian_limit") throw guardianLimit();
     const guardian = guardianFromJson(result.guardian!);
     context.annotate({ guardianId: guardian.id });
     options.drain.request(context.log);
