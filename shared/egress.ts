@@ -19,7 +19,7 @@ export interface EgressJson {
 }
 
 /** A recording status of the contract with the rank it may only grow by. */
-type EgressRecordingStatus = "pending" | "recording" | "processing" | "ready" | "failed";
+export type EgressRecordingStatus = "pending" | "recording" | "processing" | "ready" | "failed";
 
 const STATUS_OF: Record<string, EgressRecordingStatus> = {
   EGRESS_STARTING: "pending",
@@ -110,27 +110,56 @@ export interface EgressSession {
   streamer_id: string;
 }
 
+/** Options of {@linkcode applyEgressReport}. */
+export interface ApplyEgressReportOptions {
+  session: EgressSession;
+  report: EgressReport;
+  /** When it is processed. */
+  now: Date;
+}
+
+/** What `private.apply_egress_report` did with a report. */
+export type EgressReportResult = "created" | "updated" | "unchanged";
+
 /**
  * Creates or moves forward the recording of `report` (`private.apply_egress_report`: by
  * egress id; a report of an egress not seen yet claims the session's pending recording that
  * has none; a report without an egress id is a failed auto egress and fails the session's
- * pending recording). Returns what it did. The caller holds the session's row lock, which
- * serialises reports of one session.
+ * recording that no egress claimed). Returns what it did. The caller holds the session's row
+ * lock, which serialises reports of one session.
  */
 export async function applyEgressReport(
   tx: Tx,
-  session: EgressSession,
-  report: EgressReport,
-  now: Date,
-): Promise<"created" | "updated" | "unchanged"> {
-  const [{ result }] = await tx<{ result: "created" | "updated" | "unchanged" }[]>`
-    select private.apply_egress_report(${session.id}, ${session.streamer_id},
-                                       ${tx.json(reportJson(report))}, ${now}) as result`;
+  options: ApplyEgressReportOptions,
+): Promise<EgressReportResult> {
+  const { session, report, now } = options;
+  const [{ result }] = await tx<{ result: EgressReportResult }[]>`
+    select private.apply_egress_report(p_session_id => ${session.id},
+                                       p_streamer_id => ${session.streamer_id},
+                                       p_report => ${tx.json(reportJson(report))},
+                                       p_now => ${now}) as result`;
   return result;
 }
 
-/** A report as `private.apply_egress_report` reads it (times as ISO strings). */
-export function reportJson(report: EgressReport): Record<string, string | number | boolean | null> {
+/**
+ * A report as `private.apply_egress_report` and `private.webhook_apply` read it (`p_report`,
+ * and `egress` of `p_input`): times as ISO strings. A type rather than an interface, so that it
+ * is a JSON value for postgres.js.
+ */
+export type EgressReportJson = {
+  egressId: string;
+  status: EgressRecordingStatus;
+  truncated: boolean;
+  startedAt: string | null;
+  endedAt: string | null;
+  error: string | null;
+  objectPath: string | null;
+  sizeBytes: number | null;
+  durationSeconds: number | null;
+};
+
+/** A report as the database reads it. */
+export function reportJson(report: EgressReport): EgressReportJson {
   return {
     ...report,
     startedAt: report.startedAt?.toISOString() ?? null,

@@ -23,19 +23,25 @@ export async function lockSession(tx: Tx, roomName: string): Promise<LockedSessi
   return session;
 }
 
+/** Options of {@linkcode endSession}. */
+export interface EndSessionOptions {
+  sessionId: string;
+  reason: "room_finished" | "abandoned" | "failed";
+  /** When it ended: its `endedAt`, and the leave time of connections still open. */
+  at: Date;
+  /** When it is processed. */
+  now: Date;
+}
+
 /**
- * Ends a session that has not ended (`room_finished`, `abandoned`...) at `at`, closing the
- * connections still open, and recomputes its viewer figures and duration
- * (`private.end_session_for`, which the webhook uses too). Returns whether it ended it now.
+ * Ends a session that has not ended (`room_finished`, `abandoned`...), closing the connections
+ * still open, and recomputes its viewer figures and duration (`private.end_session_for`, which
+ * `private.webhook_apply` calls for `room_finished`). Returns whether it ended it now.
  */
-export async function endSession(
-  tx: Tx,
-  sessionId: string,
-  reason: "room_finished" | "abandoned" | "failed",
-  at: Date,
-  now: Date,
-): Promise<boolean> {
+export async function endSession(tx: Tx, options: EndSessionOptions): Promise<boolean> {
   const [{ ended }] = await tx<{ ended: boolean }[]>`
-    select private.end_session_for(${sessionId}, ${reason}, ${at}, ${now}) as ended`;
+    select private.end_session_for(p_session_id => ${options.sessionId},
+                                   p_reason => ${options.reason},
+                                   p_at => ${options.at}, p_now => ${options.now}) as ended`;
   return ended;
 }

@@ -9,6 +9,7 @@
  * point of restarting. Emails are compared for the in-order replays, where each cause happened.
  */
 import assert from "node:assert/strict";
+import { RoomServiceClient } from "livekit-server-sdk";
 import { closeAllDatabases, getDatabase } from "../../shared/db.ts";
 import { createWebhookHandler } from "../../supabase/functions/livekit-webhook/handler.ts";
 import { freshDatabase } from "../support/database.ts";
@@ -32,6 +33,9 @@ Deno.test("webhook events converge whatever their order, repetition or concurren
   const db = getDatabase(fresh.url, { max: fresh.kind === "pglite" ? 1 : 8 });
   try {
     const sessions = await createSessions(db.sql);
+    // start-session creates each room; LiveKit starts egress only in a room that exists.
+    const rooms = new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret);
+    for (const session of sessions) await rooms.createRoom({ name: session.roomName });
     const random = seededRandom(20261122);
     const endings = ["complete", "limit", "failed", "auto_failed"] as const;
     const streams = sessions.map((session, i) =>

@@ -1,30 +1,34 @@
 /**
  * `POST livekit-webhook`. The raw body is verified with LiveKit's `WebhookReceiver` before
- * anything else; then the event's module reads it and, in one statement (one transaction),
- * the event id is claimed in the ledger, its effects apply under the session's row lock, and
- * the ledger records the outcome (`private.webhook_apply`).
+ * anything else; then `readEvent` (events.ts) reads it and one statement,
+ * `private.webhook_apply`, does the rest in one transaction: the session's row lock, the
+ * ledger check, the effect its `case` chooses for the event, and the ledger's outcome. It
+ * answers typed flags that this handler acts on: `emails_queued` (drain the outbox) and
+ * `restart_egress` (record a reconnected streamer again, {@linkcode restartEgress}).
  * A duplicate id changes nothing. LiveKit retries only on 5xx, so transient failures are 503
  * and bad input is 4xx: a field too large for the database is `400` (payload.ts). Key material
  * an event echoes (egress storage credentials) is removed before it is stored or logged.
  */
 import type postgres from "postgres";
 import { readText, WEBHOOK_BODY_LIMIT } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
 import type { Database } from "../../../shared/db.ts";
+import { applyEgressReport } from "../../../shared/egress.ts";
 import { HttpError, invalidRequest, unavailable } from "../../../shared/errors.ts";
-import { createFunction, json, toHttpError } from "../../../shared/http.ts";
-import type { LiveKitSettings, RecordingTarget } from "../../../shared/livekit.ts";
-import { describeError, type Logger, type LogSink } from "../../../shared/log.ts";
+import { createFunction, type HandlerOptions, json, toHttpError } from "../../../shared/http.ts";
+import {
+  type LiveKitSettings,
+  type RecordingTarget,
+  startStreamerEgress,
+} from "../../../shared/livekit.ts";
+import { describeError, type Logger } from "../../../shared/log.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
-import { DISPATCH, type WebhookEventName } from "./dispatch.ts";
-import type { EventJson } from "./events/types.ts";
 import { lockSession } from "../../../shared/session_state.ts";
+import { type EventInput, type EventJson, eventTime, readEvent, roomOf } from "./events.ts";
 import { oversizedFields, withoutSecrets } from "./payload.ts";
 import { createWebhookVerifier, type WebhookKeyPair } from "./signing_keys.ts";
 
 /** Options of {@linkcode createWebhookHandler}. */
-export interface WebhookOptions {
+export interface WebhookOptions extends HandlerOptions {
   db: Database;
   livekit: LiveKitSettings;
   /**
@@ -36,27 +40,35 @@ export interface WebhookOptions {
   recording?: RecordingTarget;
   /** Sends the emails an event queued (a session live or ended, a recording ready). */
   drain?: DrainRequester;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
-/** Outcomes after which triggers may have queued emails (see the notification triggers). */
-const QUEUES_EMAIL = /^(session live|session ended|recording (created|updated) \(ready\))$/;
+/** A verified event with what every event must have. */
+type IdentifiedEvent = EventJson & { id: string; event: string };
+
+/** What `private.webhook_apply` answers (its `returns table`). */
+interface AppliedRow {
+  /** What the event did, for the logs only. */
+  outcome: string;
+  /** The event queued emails: the outbox should be drained. */
+  emails_queued: boolean;
+  /** The streamer must be recorded again; the event is not in the ledger yet. */
+  restart_egress: boolean;
+}
+
+/** What `private.webhook_track_published` decides. */
+interface RestartDecisionRow {
+  restart_egress: boolean;
+  outcome: string;
+}
+
+/** A value as postgres.js sends JSON (the ledger's payload, `p_input`). */
+function asJson(value: unknown): postgres.JSONValue {
+  return value as postgres.JSONValue;
+}
 
 function isMalformed(error: unknown): boolean {
   return error instanceof SyntaxError ||
     (error instanceof Error && error.message.startsWith("cannot decode"));
-}
-
-/** The event's room: egress events name it only in their egress info. */
-function roomOf(event: EventJson): string | null {
-  return event.room?.name ?? event.egressInfo?.roomName ?? null;
-}
-
-function eventTime(event: EventJson, fallback: Date): Date {
-  const seconds = Number(event.createdAt ?? 0);
-  return seconds > 0 ? new Date(seconds * 1000) : fallback;
 }
 
 /** Builds the `livekit-webhook` function. */
@@ -99,59 +111,91 @@ export function createWebhookHandler(options: WebhookOptions) {
     }
   }
 
-  /** Applies one verified event; returns its outcome, or "duplicate". */
-  async function apply(event: EventJson & { id: string; event: string }): Promise<string> {
+  /** Applies one verified event in one statement; returns what `private.webhook_apply` did. */
+  async function apply(event: IdentifiedEvent): Promise<AppliedRow> {
     const started = new Date();
     const now = clock.now();
     const at = eventTime(event, now);
-    const roomName = roomOf(event);
-    const payload = event as unknown as postgres.JSONValue;
-    const statement = async (effect: Record<string, unknown>) => {
-      const [{ outcome }] = await db.sql<{ outcome: string }[]>`
-        select private.webhook_apply(${event.id}, ${event.event}, ${roomName},
-                                     ${db.sql.json(payload)}, ${at}, ${now},
-                                     ${db.sql.json(effect as postgres.JSONValue)}) as outcome`;
-      return outcome;
-    };
-    const ignore = (outcome: string) => statement({ ignored: outcome });
-    const module = DISPATCH[event.event as WebhookEventName];
-    if (!module) return await ignore(`ignored: ${event.event} changes nothing here`);
-    return await module(event, {
-      apply: statement,
-      ignore,
-      transaction: (work) =>
-        db.asService(async (tx) => {
-          // The ledger as private.webhook_apply keeps it: lock, check, effects, record.
-          const session = roomName === null ? undefined : await lockSession(tx, roomName);
-          const [{ seen }] = await tx<{ seen: boolean }[]>`
-            select private.webhook_seen(${event.id}) as seen`;
-          if (seen) return "duplicate";
-          const outcome = session ? await work(tx, session) : "ignored: no session has this room";
-          const [{ recorded }] = await tx<{ recorded: boolean }[]>`
-            select private.webhook_record(${event.id}, ${event.event}, ${roomName},
-                                          ${tx.json(payload)}, ${now}, ${started}) as recorded`;
-          // A concurrent delivery recorded it first: undo, and LiveKit's retry is a duplicate.
-          if (!recorded) throw unavailable("database", new Error("event recorded concurrently"));
-          return outcome;
-        }),
-      at,
-      now,
-      livekit: options.livekit,
-      recording: options.recording,
+    const room = roomOf(event);
+    const input = readEvent(event, { recording: options.recording });
+    const [applied] = await db.sql<AppliedRow[]>`
+      select outcome, emails_queued, restart_egress
+        from private.webhook_apply(p_id => ${event.id}, p_event => ${event.event},
+                                   p_room => ${room}, p_payload => ${db.sql.json(asJson(event))},
+                                   p_at => ${at}, p_now => ${now},
+                                   p_input => ${db.sql.json(asJson(input))})`;
+    if (!applied.restart_egress) return applied;
+    return await restartEgress(event, { room, input, now, started });
+  }
+
+  /**
+   * Records a reconnected streamer again: in one service transaction, the session's row lock
+   * and the ledger check as `private.webhook_apply` takes them, the decision again (another
+   * delivery may have restarted it), LiveKit's StartParticipantEgress, the new recording as its
+   * first egress report would create it, and the ledger's outcome.
+   */
+  async function restartEgress(
+    event: IdentifiedEvent,
+    context: { room: string | null; input: EventInput; now: Date; started: Date },
+  ): Promise<AppliedRow> {
+    const { room, input, now, started } = context;
+    const recording = options.recording;
+    if (!recording) {
+      throw new Error("Cannot restart egress: livekit-webhook has no recording target");
+    }
+    return await db.asService(async (tx) => {
+      const session = room === null ? undefined : await lockSession(tx, room);
+      const [{ seen }] = await tx<{ seen: boolean }[]>`
+        select private.webhook_seen(${event.id}) as seen`;
+      if (seen) return { outcome: "duplicate", emails_queued: false, restart_egress: false };
+      let outcome = "ignored: no session has this room";
+      if (session) {
+        const [decision] = await tx<RestartDecisionRow[]>`
+          select restart_egress, outcome
+            from private.webhook_track_published(${session.id}, ${tx.json(asJson(input))})`;
+        outcome = decision.outcome;
+        if (decision.restart_egress) {
+          const egressId = await startStreamerEgress(options.livekit, {
+            sessionId: session.id,
+            streamerId: session.streamer_id,
+            recording,
+          });
+          await applyEgressReport(tx, {
+            session,
+            report: {
+              egressId,
+              status: "pending",
+              truncated: false,
+              startedAt: null,
+              endedAt: null,
+              error: null,
+              objectPath: null,
+              sizeBytes: null,
+              durationSeconds: null,
+            },
+            now,
+          });
+          outcome = "egress restarted";
+        }
+      }
+      const [{ recorded }] = await tx<{ recorded: boolean }[]>`
+        select private.webhook_record(p_id => ${event.id}, p_event => ${event.event},
+                                      p_room => ${room}, p_payload => ${tx.json(asJson(event))},
+                                      p_now => ${now}, p_started => ${started}) as recorded`;
+      // A concurrent delivery recorded it first: undo, and LiveKit's retry is a duplicate.
+      if (!recorded) throw unavailable("database", new Error("event recorded concurrently"));
+      return { outcome, emails_queued: false, restart_egress: false };
     });
   }
 
   /** Notes a failed event outside the rolled-back transaction, so a retry re-applies it. */
-  async function recordFailure(
-    event: EventJson & { id: string; event: string },
-    error: unknown,
-  ) {
+  async function recordFailure(event: IdentifiedEvent, error: unknown) {
     const message = error instanceof Error ? error.message.slice(0, 500) : String(error);
     await db.asService((tx) =>
       tx`
         insert into public.webhook_events (id, event, room_name, outcome, received_at, payload, error)
         values (${event.id}, ${event.event}, ${roomOf(event)}, 'failed', ${clock.now()},
-                ${tx.json(event as unknown as postgres.JSONValue)}, ${message})
+                ${tx.json(asJson(event))}, ${message})
         on conflict (id) do update set outcome = 'failed', error = excluded.error
          where webhook_events.outcome <> 'processed'`
     );
@@ -185,12 +229,12 @@ export function createWebhookHandler(options: WebhookOptions) {
           "The event has no id or no name.",
         );
       }
-      const identified = event as EventJson & { id: string; event: string };
+      const identified = event as IdentifiedEvent;
       context.annotate({ event: event.event, eventId: event.id });
       try {
-        const outcome = await apply(identified);
-        context.annotate({ outcome });
-        if (QUEUES_EMAIL.test(outcome)) options.drain?.request(context.log);
+        const applied = await apply(identified);
+        context.annotate({ outcome: applied.outcome });
+        if (applied.emails_queued) options.drain?.request(context.log);
         return json({ ok: true });
       } catch (error) {
         const failure = toHttpError(error);

@@ -69,7 +69,7 @@ export async function abandonStaleSessions(
     const ended = await db.asService(async (tx) => {
       const session = await lockSession(tx, room_name);
       if (!session || session.status !== "starting") return false;
-      return await endSession(tx, session.id, "abandoned", now, now);
+      return await endSession(tx, { sessionId: session.id, reason: "abandoned", at: now, now });
     });
     if (ended) abandoned++;
   }
@@ -98,7 +98,7 @@ export async function endRoomlessSessions(
       const session = await lockSession(tx, candidate.room_name);
       if (!session || session.status === "ended") return undefined;
       const why = session.status === "live" ? "room_finished" : "abandoned";
-      await endSession(tx, session.id, why, now, now);
+      await endSession(tx, { sessionId: session.id, reason: why, at: now, now });
       return why;
     });
     if (reason === "room_finished") result.ended++;
@@ -132,7 +132,7 @@ export async function refreshStuckRecordings(
       for (const info of egresses) {
         const report = readEgress(info as EgressJson, { bucket: sweep.bucket });
         if (
-          (await applyEgressReport(tx, session, report, now)) !== "unchanged"
+          (await applyEgressReport(tx, { session, report, now })) !== "unchanged"
         ) changed++;
       }
       // An egress LiveKit no longer knows, of a session that has ended, will never report.
