@@ -125,6 +125,26 @@ Deno.test("webhook events converge whatever their order, repetition or concurren
       assert.equal(started.length, SESSIONS * 2);
     });
 
+    await t.step("in order: total viewers are the connections that joined", () => {
+      for (const [i, session] of sessions.entries()) {
+        const joined = new Set(
+          streams[i].filter((event) =>
+            event.event === "participant_joined" &&
+            event.participant.identity.startsWith("guardian:")
+          ).map((event) => event.participant.sid),
+        );
+        const row = inOrder.sessions.find((s) => s.id === session.sessionId)!;
+        assert.equal(row.viewers_total, joined.size, `session ${i}`);
+      }
+      const aborted = streams.flat().filter((event) =>
+        event.event === "participant_connection_aborted" &&
+        !streams.flat().some((other) =>
+          other.event === "participant_joined" && other.participant.sid === event.participant.sid
+        )
+      );
+      assert.ok(aborted.length > 0, "the traffic has connections aborted before they joined");
+    });
+
     await t.step("egress restarted for a streamer who reconnected", () => {
       assert.ok(livekit.calls.some((call) => call.method === "StartParticipantEgress"));
     });

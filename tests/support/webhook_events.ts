@@ -1,7 +1,7 @@
 /**
  * Realistic LiveKit webhook traffic for tests and benchmarks: per session, the room starts,
  * the streamer joins and publishes, auto egress starts and runs, viewers come and go (some by
- * aborted connections), a streamer may drop and reconnect, the room finishes and egress
+ * aborted connections, some aborted before they ever joined), a streamer may drop and reconnect, the room finishes and egress
  * completes (or fails, or hits its limit). Events are protobuf JSON as LiveKit posts them,
  * signed exactly as LiveKit signs them: a bare JWT whose `sha256` claim is the body's hash.
  */
@@ -111,6 +111,16 @@ export function generateEvents(session: GeneratedSession, options: GenerateOptio
     };
     push("participant_joined", tick(), { participant: { ...viewer, state: "ACTIVE" } });
     open.push(viewer);
+    if (random() < 0.3) {
+      // A connection that never became active: LiveKit reports only its abort.
+      const neverJoined = {
+        sid: id("PA"),
+        identity: `guardian:${guardianId}:${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`,
+      };
+      push("participant_connection_aborted", tick(), {
+        participant: { ...neverJoined, state: "JOINING" },
+      });
+    }
     if (random() < 0.5 && open.length > 1) {
       const leaving = open.splice(Math.floor(random() * open.length), 1)[0];
       const kind = random() < 0.3 ? "participant_connection_aborted" : "participant_left";
