@@ -4,7 +4,7 @@
  *
  * - `GET /_dev/mail`: the newest 100, as a page (`?format=json`: as JSON, for scripts and tests)
  * - `GET /_dev/mail/<id>`: one email: its headers, its text part, and its HTML part in a
- *   sandboxed frame
+ *   sandboxed frame; their links open the viewer in a new tab, as from a mail client
  *
  * Development only: the emails carry working link tokens. Nothing here is deployed.
  */
@@ -99,11 +99,32 @@ function emailPage(email: CapturedEmail): string {
     "</table>",
     "<h2>HTML part</h2>",
     `<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc="${
-      escape(email.html_body)
+      escape(linksInNewTabs(email.html_body))
     }"></iframe>`,
     "<h2>Text part</h2>",
-    `<pre>${escape(email.text_body)}</pre>`,
+    `<pre>${linkify(escape(email.text_body))}</pre>`,
   ].join("\n");
+}
+
+/**
+ * The email's HTML with `<base target="_blank">`: a link clicked inside the sandboxed frame
+ * would otherwise open in the frame itself, where the viewer's scripts may not run. A new tab
+ * escapes the sandbox (`allow-popups-to-escape-sandbox`), as a link in a mail client would.
+ */
+function linksInNewTabs(html: string): string {
+  const base = '<base target="_blank">';
+  const head = /<head(\s[^>]*)?>/i.exec(html);
+  if (!head) return base + html;
+  const end = head.index + head[0].length;
+  return html.slice(0, end) + base + html.slice(end);
+}
+
+/** Makes the URLs of an escaped text part clickable, each opening a new tab. */
+function linkify(escapedText: string): string {
+  return escapedText.replace(
+    /https?:\/\/[^\s<]+/g,
+    (url) => `<a href="${url}" target="_blank" rel="noreferrer">${url}</a>`,
+  );
 }
 
 function page(title: string, body: string): Response {
