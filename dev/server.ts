@@ -5,8 +5,8 @@
  * Flags: `--port N` (0: any free port), `--reset` (wipe the embedded database first),
  * `--seed` / `--no-seed` (demo data; default: only into the embedded database),
  * `--no-env-file` (ignore `.env`), `--data-dir DIR` (local state, default `.data`),
- * `--functions-dir DIR`, `--livekit-standin` (the embedded LiveKit stand-in even where the real
- * server could run), `--no-local-services` (the functions alone: no local bucket, LiveKit,
+ * `--functions-dir DIR`, `--livekit-port N` (the local LiveKit's port, default 7880; 0: any free
+ * port), `--livekit-standin` (the embedded LiveKit stand-in even where the real server could run), `--no-local-services` (the functions alone: no local bucket, LiveKit,
  * egress or schedules; the HTTP tests use it).
  *
  * Harnesses wait for the one stdout line `READY {"url":"http://127.0.0.1:PORT"}`.
@@ -29,8 +29,8 @@ interface Beside {
 }
 
 const USAGE = `Usage: deno task dev [--port N] [--reset] [--seed | --no-seed] [--no-env-file]
-                     [--data-dir DIR] [--functions-dir DIR] [--livekit-standin]
-                     [--no-local-services]`;
+                     [--data-dir DIR] [--functions-dir DIR] [--livekit-port N]
+                     [--livekit-standin] [--no-local-services]`;
 
 if (import.meta.main) await main(Deno.args);
 
@@ -141,6 +141,7 @@ function parseFlags(args: string[]): DevOptions {
       "no-env-file": { type: "boolean", default: false },
       "data-dir": { type: "string" },
       "functions-dir": { type: "string" },
+      "livekit-port": { type: "string" },
       "livekit-standin": { type: "boolean", default: false },
       "no-local-services": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -155,12 +156,9 @@ function parseFlags(args: string[]): DevOptions {
     livekitStandIn: values["livekit-standin"],
     localServices: !values["no-local-services"],
   };
-  if (values.port !== undefined) {
-    const port = Number(values.port);
-    if (!/^\d+$/.test(values.port) || port > 65535) {
-      throw new Error(`--port must be a port number (0 for any free port), got "${values.port}"`);
-    }
-    options.port = port;
+  if (values.port !== undefined) options.port = portNumber("--port", values.port);
+  if (values["livekit-port"] !== undefined) {
+    options.livekitPort = portNumber("--livekit-port", values["livekit-port"]);
   }
   if (values.seed && values["no-seed"]) throw new Error("--seed and --no-seed exclude each other");
   if (values.seed) options.seed = true;
@@ -169,6 +167,14 @@ function parseFlags(args: string[]): DevOptions {
   if (values["data-dir"]) options.dataDir = resolve(values["data-dir"]);
   if (values["functions-dir"]) options.functionsDir = resolve(values["functions-dir"]);
   return options;
+}
+
+function portNumber(flag: string, value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) {
+    throw new Error(`${flag} must be a port number (0 for any free port), got "${value}"`);
+  }
+  return port;
 }
 
 function banner(stack: Stack, beside: Beside): string {

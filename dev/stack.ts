@@ -12,6 +12,7 @@ import { errorResponse, HttpError, notFound } from "../shared/errors.ts";
 import * as databases from "../shared/db.ts";
 import { requestIdOf } from "../shared/http.ts";
 import { prepareDatabase } from "./database.ts";
+import { freePort } from "./service_process.ts";
 import { loadEnvFile } from "./env_file.ts";
 import { createMailViewer, MAIL_VIEWER_PATH } from "./mail_viewer.ts";
 import { createViewerAssets, isViewerPath } from "./viewer_assets.ts";
@@ -28,7 +29,8 @@ const FUNCTION_PATH = /^\/functions\/v1\/([^/]+)(?:\/|$)/;
 const GENERATED_SECRETS = ["SUPABASE_JWT_SECRET", "LINK_SIGNING_SECRET"];
 const LIVEKIT_GROUP = ["LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"];
 /** Where `livekit-server --dev` listens, with the key name it uses; the secret is generated. */
-const LIVEKIT_DEFAULTS = { LIVEKIT_URL: "ws://127.0.0.1:7880", LIVEKIT_API_KEY: "devkey" };
+const DEFAULT_LIVEKIT_PORT = 7880;
+const DEFAULT_LIVEKIT_API_KEY = "devkey";
 
 /** Options of {@linkcode startStack}. */
 export interface StartStackOptions {
@@ -47,6 +49,12 @@ export interface StartStackOptions {
   dataDir?: string;
   /** Wipe the embedded database before starting it. @default false */
   reset?: boolean;
+  /**
+   * Port of the local LiveKit in the development default `LIVEKIT_URL` (used only when no
+   * LiveKit setting is given); `0` picks a free one, so two stacks can run side by side.
+   * @default 7880
+   */
+  livekitPort?: number;
   /** Load the demo data of `supabase/seed.sql`. @default true on the embedded database, else false */
   seed?: boolean;
   /**
@@ -121,7 +129,10 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     const secretsFile = options.persistSecrets === false
       ? false
       : join(dataDir, "dev-secrets.json");
-    const defaultsApplied = await applyDefaults(url, secretsFile);
+    const defaultsApplied = await applyDefaults(url, {
+      secretsFile,
+      livekitPort: options.livekitPort ?? DEFAULT_LIVEKIT_PORT,
+    });
     if (defaultsApplied.length > 0) log(`Development defaults for: ${defaultsApplied.join(", ")}`);
 
     const configured = setting("SUPABASE_DB_URL") ?? setting("DATABASE_URL");
@@ -240,7 +251,10 @@ function setting(name: string): string | undefined {
 }
 
 /** Fills unset settings with development values and returns their names. */
-async function applyDefaults(url: string, secretsFile: string | false) {
+async function applyDefaults(
+  url: string,
+  options: { secretsFile: string | false; livekitPort: number },
+) {
   const defaults: Record<string, string> = {
     SUPABASE_URL: url,
     VIEWER_URL: `${url}/viewer`,
@@ -251,7 +265,11 @@ async function applyDefaults(url: string, secretsFile: string | false) {
   // The session functions cannot boot without LiveKit. A group is filled only when none of
   // it is set: completing a half-configured group would hide the mistake behind a default.
   const livekitUnset = LIVEKIT_GROUP.every((name) => setting(name) === undefined);
-  if (livekitUnset) Object.assign(defaults, LIVEKIT_DEFAULTS);
+  if (livekitUnset) {
+    const port = options.livekitPort === 0 ? freePort() : options.livekitPort;
+    defaults.LIVEKIT_URL = `ws://127.0.0.1:${port}`;
+    defaults.LIVEKIT_API_KEY = DEFAULT_LIVEKIT_API_KEY;
+  }
 
   const applied: string[] = [];
   for (const [name, value] of Object.entries(defaults)) {
@@ -264,7 +282,7 @@ async function applyDefaults(url: string, secretsFile: string | false) {
     : [...GENERATED_SECRETS];
   const missingSecrets = generated.filter((name) => setting(name) === undefined);
   if (missingSecrets.length > 0) {
-    const secrets = await devSecrets(secretsFile, missingSecrets);
+    const secrets = await devSecrets(options.secretsFile, missingSecrets);
     for (const name of missingSecrets) {
       Deno.env.set(name, secrets[name]);
       applied.push(name);
