@@ -33,6 +33,7 @@ import {
   AccessToken,
   EgressInfo,
   EgressStatus,
+  ParticipantEgressRequest,
   ParticipantInfo,
   ParticipantInfo_State,
   Room,
@@ -154,6 +155,11 @@ function filepathOf(request: unknown): string | undefined {
   const body = request as any;
   const output = body?.file ?? body?.fileOutputs?.[0] ?? body?.participant?.fileOutputs?.[0];
   return typeof output?.filepath === "string" ? output.filepath : undefined;
+}
+
+/** The participant request an egress reports (ListEgress shows whom it records). */
+function participantRequest(roomName: string, identity: string): ParticipantEgressRequest {
+  return new ParticipantEgressRequest({ roomName, identity });
 }
 
 /** Starts the stand-in on 127.0.0.1. */
@@ -387,6 +393,7 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
       roomName: entry.room.name,
       status: EgressStatus.EGRESS_STARTING,
       startedAt: BigInt(startedMs) * 1_000_000n,
+      request: { case: "participant", value: participantRequest(entry.room.name, identity) },
     });
     const recording: StandInRecording = {
       info,
@@ -447,6 +454,7 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
           roomId: info.roomId,
           roomName: info.roomName,
           status: EgressStatus.EGRESS_COMPLETE,
+          request: info.request,
           startedAt: info.startedAt,
           endedAt,
           fileResults: [{
@@ -559,6 +567,10 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
           roomName: String(body.roomName),
           status: EgressStatus.EGRESS_STARTING,
           startedAt: BigInt(Date.now()) * 1_000_000n,
+          request: {
+            case: "participant",
+            value: participantRequest(String(body.roomName), String(body.identity ?? "")),
+          },
         });
         const info = egressInfo.toJson() as Record<string, unknown>;
         standIn.egresses.set(egressId, { ...info, request: body });

@@ -16,6 +16,7 @@ import {
   AudioCodec,
   AutoParticipantEgress,
   EgressClient,
+  EgressStatus,
   EncodedFileOutput,
   EncodedFileType,
   EncodingOptions,
@@ -349,19 +350,35 @@ async function egressService(settings: LiveKitSettings): Promise<EgressClient> {
   });
 }
 
+/** Egress statuses that still record (or are about to): a new egress would be a second one. */
+const RECORDING_STATUSES = new Set([EgressStatus.EGRESS_STARTING, EgressStatus.EGRESS_ACTIVE]);
+
 /**
  * Records the streamer again with a participant egress (1080p30 MP4 to the bucket), as when
  * they reconnect after their egress ended. Returns the egress id; `503 livekit_unavailable`.
+ *
+ * StartParticipantEgress is not idempotent, and a webhook that calls this may be delivered
+ * again (LiveKit retries a 5xx) or come once per published track; so it first asks ListEgress
+ * for an egress of the streamer in the room that is starting or active, and returns that one's
+ * id instead of starting a second. Callers serialise per session (the webhook holds the
+ * session's row lock), so two calls never both find none.
  */
 export async function startStreamerEgress(
   settings: LiveKitSettings,
   options: { sessionId: string; streamerId: string; recording: RecordingTarget },
 ): Promise<string> {
+  const roomName = roomNameFor(options.sessionId);
+  const identity = streamerIdentity(options.streamerId);
   try {
     const egress = await egressService(settings);
+    const running = (await egress.listEgress({ roomName })).find((info) =>
+      RECORDING_STATUSES.has(info.status) && info.request.case === "participant" &&
+      info.request.value.identity === identity
+    );
+    if (running) return running.egressId;
     const info = await egress.startParticipantEgress(
-      roomNameFor(options.sessionId),
-      streamerIdentity(options.streamerId),
+      roomName,
+      identity,
       { file: fileOutput(options.streamerId, options.sessionId, options.recording) },
       { encodingOptions: encodingOf(options.recording) },
     );

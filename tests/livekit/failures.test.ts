@@ -5,6 +5,7 @@
  * setting reaches the room's auto egress.
  */
 import assert from "node:assert/strict";
+import { EgressClient, EgressStatus } from "livekit-server-sdk";
 import { startLiveKitStandIn } from "../../dev/livekit_standin.ts";
 import { HttpError } from "../../shared/errors.ts";
 import {
@@ -12,6 +13,7 @@ import {
   listRoomNames,
   type LiveKitSettings,
   recordingTargetOf,
+  startStreamerEgress,
 } from "../../shared/livekit.ts";
 
 function settingsOf(standIn: { httpUrl: string; url: string; apiKey: string; apiSecret: string }) {
@@ -73,6 +75,39 @@ Deno.test("EGRESS_ENCODING h264-720p30-opus sends advanced H.264 + Opus options;
       recording: recordingTargetOf(storage),
     });
     assert.match(JSON.stringify(standIn.rooms.get(`session-${other}`)!.egress), /H264_1080P_30/);
+  } finally {
+    await standIn.stop();
+  }
+});
+
+Deno.test("startStreamerEgress starts no second egress while one records the streamer", async () => {
+  const standIn = startLiveKitStandIn();
+  try {
+    const settings = settingsOf(standIn);
+    const sessionId = crypto.randomUUID();
+    const streamerId = crypto.randomUUID();
+    const recording = recordingTargetOf(storage)!;
+    await createSessionRoom(settings, { sessionId, streamerId });
+    const starts = () =>
+      standIn.calls.filter((call) => call.method === "StartParticipantEgress").length;
+
+    const first = await startStreamerEgress(settings, { sessionId, streamerId, recording });
+    // A redelivered webhook, or the event of the streamer's second track.
+    const again = await startStreamerEgress(settings, { sessionId, streamerId, recording });
+    assert.equal(again, first);
+    assert.equal(starts(), 1, "StartParticipantEgress is not replayed");
+
+    // Another participant's egress in the room is not the streamer's.
+    standIn.addEgress({
+      egressId: "EG_someoneelse",
+      roomName: `session-${sessionId}`,
+      status: EgressStatus.EGRESS_ACTIVE,
+    });
+    const egress = new EgressClient(standIn.httpUrl, standIn.apiKey, standIn.apiSecret);
+    await egress.stopEgress(first);
+    const next = await startStreamerEgress(settings, { sessionId, streamerId, recording });
+    assert.notEqual(next, first, "an ending egress records nothing more: a new one starts");
+    assert.equal(starts(), 2);
   } finally {
     await standIn.stop();
   }
