@@ -109,6 +109,49 @@ async function publishRtc(grant: Grant): Promise<Publisher> {
   };
 }
 
+/** A viewer in a room, for the end-to-end tier. */
+export interface Viewer {
+  /**
+   * Tries to publish a camera track; `published`, or `refused` when LiveKit refuses or does not
+   * answer within `timeoutMs` (a viewer grant's publish is never answered: the SDK times out).
+   */
+  tryPublish(timeoutMs: number): Promise<"published" | "refused">;
+  leave(): Promise<void>;
+}
+
+/**
+ * Joins with a viewer `grant` (rtc-node). It subscribes to nothing: decoding would only load
+ * the machine, and LiveKit counts it as a participant all the same.
+ */
+export async function watch(grant: Grant): Promise<Viewer> {
+  const rtc = await import("@livekit/rtc-node");
+  const room = new rtc.Room();
+  await room.connect(grant.url, grant.token, { autoSubscribe: false, dynacast: false });
+  return {
+    async tryPublish(timeoutMs) {
+      const source = new rtc.VideoSource(320, 180);
+      const options = new rtc.TrackPublishOptions();
+      options.source = rtc.TrackSource.SOURCE_CAMERA;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<"refused">((resolve) => {
+        timer = setTimeout(() => resolve("refused"), timeoutMs);
+      });
+      const attempt = room.localParticipant!.publishTrack(
+        rtc.LocalVideoTrack.createVideoTrack("sneaky", source),
+        options,
+      ).then(() => "published" as const, () => "refused" as const);
+      try {
+        return await Promise.race([attempt, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async leave() {
+      await room.disconnect();
+    },
+  };
+}
+
 /** Vertical bars that move one step per frame, over a grey chroma (I420). */
 function testPattern(frame: Uint8Array, n: number): void {
   const lumaSize = WIDTH * HEIGHT;
