@@ -360,8 +360,8 @@ const RECORDING_STATUSES = new Set([EgressStatus.EGRESS_STARTING, EgressStatus.E
  * StartParticipantEgress is not idempotent, and a webhook that calls this may be delivered
  * again (LiveKit retries a 5xx) or come once per published track; so it first asks ListEgress
  * for an egress of the streamer in the room that is starting or active, and returns that one's
- * id instead of starting a second. Callers serialise per session (the webhook holds the
- * session's row lock), so two calls never both find none.
+ * id instead of starting a second. Callers serialise per session (the webhook's restart claim,
+ * private.egress_restart_claims), so two calls never both find none.
  */
 export async function startStreamerEgress(
   settings: LiveKitSettings,

@@ -4,7 +4,8 @@
  * `private.webhook_apply`, does the rest in one transaction: the session's row lock, the
  * ledger check, the effect its `case` chooses for the event, and the ledger's outcome. It
  * answers typed flags that this handler acts on: `emails_queued` (drain the outbox) and
- * `restart_egress` (record a reconnected streamer again, {@linkcode restartEgress}).
+ * `restart_egress` (the event claimed the session's egress restart: record a reconnected
+ * streamer again, {@linkcode restartEgress}, with no transaction open across LiveKit's call).
  * A duplicate id changes nothing. LiveKit retries only on 5xx, so transient failures are 503
  * and bad input is 4xx: a field too large for the database is `400` (payload.ts). Key material
  * an event echoes (egress storage credentials) is removed before it is stored or logged.
@@ -12,8 +13,7 @@
 import type postgres from "postgres";
 import { readText, WEBHOOK_BODY_LIMIT } from "../../../shared/body.ts";
 import type { Database } from "../../../shared/db.ts";
-import { applyEgressReport } from "../../../shared/egress.ts";
-import { HttpError, invalidRequest, unavailable } from "../../../shared/errors.ts";
+import { HttpError, invalidRequest } from "../../../shared/errors.ts";
 import { createFunction, type HandlerOptions, json, toHttpError } from "../../../shared/http.ts";
 import {
   type LiveKitSettings,
@@ -22,8 +22,7 @@ import {
 } from "../../../shared/livekit.ts";
 import { describeError, type Logger } from "../../../shared/log.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
-import { lockSession } from "../../../shared/session_state.ts";
-import { type EventInput, type EventJson, eventTime, readEvent, roomOf } from "./events.ts";
+import { type EventJson, eventTime, readEvent, roomOf } from "./events.ts";
 import { oversizedFields, withoutSecrets } from "./payload.ts";
 import { createWebhookVerifier, type WebhookKeyPair } from "./signing_keys.ts";
 
@@ -51,14 +50,15 @@ interface AppliedRow {
   outcome: string;
   /** The event queued emails: the outbox should be drained. */
   emails_queued: boolean;
-  /** The streamer must be recorded again; the event is not in the ledger yet. */
+  /**
+   * The event claimed the session's egress restart: the streamer must be recorded again, and
+   * the event is not in the ledger yet ({@linkcode restartEgress}).
+   */
   restart_egress: boolean;
-}
-
-/** What `private.webhook_track_published` decides. */
-interface RestartDecisionRow {
-  restart_egress: boolean;
-  outcome: string;
+  /** The event's session, null for a room no session has. */
+  session_id: string | null;
+  /** That session's streamer. */
+  streamer_id: string | null;
 }
 
 /** A value as postgres.js sends JSON (the ledger's payload, `p_input`). */
@@ -111,81 +111,67 @@ export function createWebhookHandler(options: WebhookOptions) {
     }
   }
 
-  /** Applies one verified event in one statement; returns what `private.webhook_apply` did. */
-  async function apply(event: IdentifiedEvent): Promise<AppliedRow> {
+  /**
+   * Applies one verified event in one statement, `private.webhook_apply`; when the event claimed
+   * the session's egress restart, {@linkcode restartEgress} completes it.
+   */
+  async function apply(event: IdentifiedEvent, log: Logger): Promise<AppliedRow> {
     const started = new Date();
     const now = clock.now();
     const at = eventTime(event, now);
     const room = roomOf(event);
     const input = readEvent(event, { recording: options.recording });
     const [applied] = await db.sql<AppliedRow[]>`
-      select outcome, emails_queued, restart_egress
+      select outcome, emails_queued, restart_egress, session_id, streamer_id
         from private.webhook_apply(p_id => ${event.id}, p_event => ${event.event},
                                    p_room => ${room}, p_payload => ${db.sql.json(asJson(event))},
                                    p_at => ${at}, p_now => ${now},
                                    p_input => ${db.sql.json(asJson(input))})`;
     if (!applied.restart_egress) return applied;
-    return await restartEgress(event, { room, input, now, started });
+    return await restartEgress(event, { applied, room, now, started, log });
   }
 
   /**
-   * Records a reconnected streamer again: in one service transaction, the session's row lock
-   * and the ledger check as `private.webhook_apply` takes them, the decision again (another
-   * delivery may have restarted it), LiveKit's StartParticipantEgress, the new recording as its
-   * first egress report would create it, and the ledger's outcome.
+   * Records a reconnected streamer again, with no transaction open while LiveKit answers:
+   * `private.webhook_apply` has committed this event's claim on the session's restart (so the
+   * video and audio `track_published` of one reconnection start one egress); LiveKit's
+   * StartParticipantEgress runs outside any transaction; then one statement,
+   * `private.webhook_egress_restarted`, records the egress, drops the claim and records the
+   * event. When LiveKit fails or refuses, the claim is released and the error answered (503 or
+   * 500), so LiveKit's retry claims again. A process that dies between the steps leaves a claim
+   * that expires (the migration `20261206100000_egress_restart_claim.sql` says how that heals).
    */
   async function restartEgress(
     event: IdentifiedEvent,
-    context: { room: string | null; input: EventInput; now: Date; started: Date },
+    context: { applied: AppliedRow; room: string | null; now: Date; started: Date; log: Logger },
   ): Promise<AppliedRow> {
-    const { room, input, now, started } = context;
-    const recording = options.recording;
-    if (!recording) {
-      throw new Error("Cannot restart egress: livekit-webhook has no recording target");
-    }
-    return await db.asService(async (tx) => {
-      const session = room === null ? undefined : await lockSession(tx, room);
-      const [{ seen }] = await tx<{ seen: boolean }[]>`
-        select private.webhook_seen(${event.id}) as seen`;
-      if (seen) return { outcome: "duplicate", emails_queued: false, restart_egress: false };
-      let outcome = "ignored: no session has this room";
-      if (session) {
-        const [decision] = await tx<RestartDecisionRow[]>`
-          select restart_egress, outcome
-            from private.webhook_track_published(${session.id}, ${tx.json(asJson(input))})`;
-        outcome = decision.outcome;
-        if (decision.restart_egress) {
-          const egressId = await startStreamerEgress(options.livekit, {
-            sessionId: session.id,
-            streamerId: session.streamer_id,
-            recording,
-          });
-          await applyEgressReport(tx, {
-            session,
-            report: {
-              egressId,
-              status: "pending",
-              truncated: false,
-              startedAt: null,
-              endedAt: null,
-              error: null,
-              objectPath: null,
-              sizeBytes: null,
-              durationSeconds: null,
-            },
-            now,
-          });
-          outcome = "egress restarted";
-        }
+    const { applied, room, now, started, log } = context;
+    const sessionId = applied.session_id;
+    const streamerId = applied.streamer_id;
+    let egressId: string;
+    try {
+      if (!options.recording || sessionId === null || streamerId === null) {
+        throw new Error("Cannot restart egress: no recording target or no session");
       }
-      const [{ recorded }] = await tx<{ recorded: boolean }[]>`
-        select private.webhook_record(p_id => ${event.id}, p_event => ${event.event},
-                                      p_room => ${room}, p_payload => ${tx.json(asJson(event))},
-                                      p_now => ${now}, p_started => ${started}) as recorded`;
-      // A concurrent delivery recorded it first: undo, and LiveKit's retry is a duplicate.
-      if (!recorded) throw unavailable("database", new Error("event recorded concurrently"));
-      return { outcome, emails_queued: false, restart_egress: false };
-    });
+      egressId = await startStreamerEgress(options.livekit, {
+        sessionId,
+        streamerId,
+        recording: options.recording,
+      });
+    } catch (error) {
+      if (sessionId !== null) {
+        // Released, LiveKit's retry (this answer is a 5xx) claims again; if not, it expires.
+        await db.sql`select private.webhook_release_egress_claim(${sessionId}, ${event.id})`
+          .catch((cause) => log.error("egress restart claim not released", describeError(cause)));
+      }
+      throw error;
+    }
+    const [{ outcome }] = await db.sql<{ outcome: string }[]>`
+      select private.webhook_egress_restarted(
+               p_id => ${event.id}, p_event => ${event.event}, p_room => ${room},
+               p_payload => ${db.sql.json(asJson(event))}, p_now => ${now},
+               p_started => ${started}, p_egress_id => ${egressId}) as outcome`;
+    return { ...applied, outcome, restart_egress: false };
   }
 
   /** Notes a failed event outside the rolled-back transaction, so a retry re-applies it. */
@@ -232,7 +218,7 @@ export function createWebhookHandler(options: WebhookOptions) {
       const identified = event as IdentifiedEvent;
       context.annotate({ event: event.event, eventId: event.id });
       try {
-        const applied = await apply(identified);
+        const applied = await apply(identified, context.log);
         context.annotate({ outcome: applied.outcome });
         if (applied.emails_queued) options.drain?.request(context.log);
         return json({ ok: true });

@@ -109,7 +109,10 @@ export async function endRoomlessSessions(
 
 /**
  * Refreshes recordings stuck in pending, recording or processing from LiveKit's egress list;
- * those of an ended session that LiveKit no longer knows fail. Returns how many changed.
+ * those of an ended session that LiveKit no longer knows fail. Rooms with an expired egress
+ * restart claim (livekit-webhook's process died between claiming and recording a restart,
+ * private.egress_restart_claims) are refreshed too, so an egress that started is recorded, and
+ * the claim is dropped. Returns how many recordings changed.
  */
 export async function refreshStuckRecordings(
   sweep: SweepContext,
@@ -117,10 +120,14 @@ export async function refreshStuckRecordings(
   const { db, now } = sweep;
   const stuck = await db.asService((tx) =>
     tx<{ room_name: string }[]>`
-      select distinct s.room_name from public.recordings r
+      select s.room_name from public.recordings r
         join public.stream_sessions s on s.id = r.session_id
        where r.source = 'egress' and r.status in ('pending', 'recording', 'processing')
-         and r.updated_at < ${secondsBefore(now, STUCK_AFTER_SECONDS)}`
+         and r.updated_at < ${secondsBefore(now, STUCK_AFTER_SECONDS)}
+      union
+      select s.room_name from private.egress_restart_claims c
+        join public.stream_sessions s on s.id = c.session_id
+       where c.expires_at <= ${now}`
   );
   let updated = 0;
   for (const { room_name } of stuck) {
@@ -145,6 +152,9 @@ export async function refreshStuckRecordings(
            and updated_at < ${secondsBefore(now, STUCK_AFTER_SECONDS)}
            and ${session.status === "ended"}
            and (egress_id is null or egress_id <> all(${known}))`;
+      await tx`
+        delete from private.egress_restart_claims
+         where session_id = ${session.id} and expires_at <= ${now}`;
       return changed + lost.count;
     });
   }
