@@ -12,6 +12,7 @@ import {
   signEvent,
 } from "../tests/support/webhook_events.ts";
 import type postgres from "postgres";
+import { RoomServiceClient } from "livekit-server-sdk";
 import type { BenchContext, BenchScenario } from "./bench_scenarios.ts";
 
 const SESSIONS = 1500;
@@ -70,6 +71,14 @@ async function prepare(context: BenchContext, tag: string): Promise<Prepared> {
 }
 
 async function createSessions(context: BenchContext, sessions: GeneratedSession[]) {
+  // start-session creates each room; LiveKit starts a streamer's egress only in a room that
+  // exists, so the replayed reconnects find theirs.
+  const rooms = new RoomServiceClient(
+    context.livekit.env.LIVEKIT_URL,
+    context.livekit.apiKey,
+    context.livekit.apiSecret,
+  );
+  for (const session of sessions) await rooms.createRoom({ name: session.roomName });
   await context.sql`
     insert into stream_sessions (id, streamer_id, room_name, record, created_at)
     select (s->>'sessionId')::uuid, (s->>'streamerId')::uuid, s->>'roomName', true,
