@@ -129,6 +129,13 @@ export interface SpawnServerOptions {
   env?: Record<string, string>;
   /** More flags for `dev/server.ts`. */
   args?: string[];
+  /**
+   * Run what `deno task dev` runs beside the functions (local bucket, LiveKit, egress,
+   * schedules), as a newcomer's `deno task dev` does. @default false
+   */
+  localServices?: boolean;
+  /** How long the server may take to print `READY`. @default 30000 */
+  readyTimeoutMs?: number;
 }
 
 /** A running `dev/server.ts` process. */
@@ -142,7 +149,7 @@ export interface ServerProcess {
 /**
  * Runs `dev/server.ts --port 0 --no-env-file` with exactly the given settings and waits for
  * its `READY` line; {@linkcode startServer} is this on a fresh database with test settings.
- * Throws {@linkcode ServerStartError} when the server exits first or takes over 30 s.
+ * Throws {@linkcode ServerStartError} when the server exits first or takes too long.
  */
 export async function spawnServer(options: SpawnServerOptions = {}): Promise<ServerProcess> {
   const env = options.env ?? {};
@@ -161,8 +168,8 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
       "--port",
       "0",
       "--no-env-file",
-      // The functions alone: no local bucket, LiveKit or schedules (dev/server.ts).
-      "--no-local-services",
+      // By default the functions alone: no local bucket, LiveKit or schedules (dev/server.ts).
+      ...(options.localServices ? [] : ["--no-local-services"]),
       ...args,
     ],
     cwd: REPO_ROOT,
@@ -220,12 +227,13 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
     }
   }
 
+  const readyTimeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const outcome = await Promise.race([
     ready.promise.then((url) => ({ url }), (error: Error) => ({ error })),
     status.then((exit) => ({ exit })),
     new Promise<{ timeout: true }>((resolve) => {
-      timer = setTimeout(() => resolve({ timeout: true }), READY_TIMEOUT_MS);
+      timer = setTimeout(() => resolve({ timeout: true }), readyTimeoutMs);
     }),
   ]);
   clearTimeout(timer);
@@ -244,7 +252,7 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
   throw new ServerStartError(
     "error" in outcome
       ? outcome.error.message
-      : `The local server was not ready within ${READY_TIMEOUT_MS / 1000} s.`,
+      : `The local server was not ready within ${readyTimeoutMs / 1000} s.`,
     { code: null, ...output() },
   );
 }
