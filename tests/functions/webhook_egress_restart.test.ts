@@ -1,11 +1,14 @@
 /**
- * A reconnected streamer is recorded again with no database transaction open across LiveKit's
+ * A streamer connection whose egress ended while it stayed (its limit, a crash) is recorded
+ * again when it publishes again, with no database transaction open across LiveKit's
  * StartParticipantEgress (restartEgress in supabase/functions/livekit-webhook/handler.ts and
- * the migration `20261206100000_egress_restart_claim.sql`): the restart is claimed in one
- * statement, LiveKit is called outside any transaction, the egress is recorded in a second
- * statement. The video and audio `track_published` of one reconnection start one egress; a
- * LiveKit failure releases the claim so LiveKit's retry restarts it; a claim left by a process
- * that died expires, and reconcile's ListEgress refresh records an egress it had started.
+ * the migrations `20261206100000_egress_restart_claim.sql` and
+ * `20261206110000_auto_egress_per_connection.sql`): the restart is claimed in one statement,
+ * LiveKit is called outside any transaction, the egress is recorded in a second statement. The
+ * video and audio `track_published` of one republish start one egress; a LiveKit failure
+ * releases the claim so LiveKit's retry restarts it; a claim left by a process that died
+ * expires, and reconcile's ListEgress refresh records an egress it had started. A rejoined
+ * streamer (a new connection) is never restarted: the room's auto egress records it.
  *
  * LiveKit is the stand-in (tests/support/livekit_double.ts) behind a loopback proxy that lets a
  * test look at the database while StartParticipantEgress is being answered.
@@ -34,14 +37,17 @@ const realPostgres = Boolean(Deno.env.get("TEST_DATABASE_URL"));
 // deno-lint-ignore no-explicit-any
 type Sql = any;
 
-/** The streamer's `track_published` for a video or an audio track, `seconds` after START. */
-function published(kind: "video" | "audio", seconds: number): EventJson {
+/**
+ * The streamer's `track_published` for a video or an audio track, `seconds` after START, of the
+ * connection that published before (or of `sid`).
+ */
+function published(kind: "video" | "audio", seconds: number, sid = "PA_streamer_2"): EventJson {
   return {
     id: `EV_${kind}_${seconds}_${crypto.randomUUID().slice(0, 8)}`,
     event: "track_published",
     createdAt: String(START + seconds),
     room: { name: ROOM, sid: "RM_restart" },
-    participant: { sid: "PA_streamer_2", identity: `streamer:${STREAMER}`, state: "ACTIVE" },
+    participant: { sid, identity: `streamer:${STREAMER}`, state: "ACTIVE" },
     // As LiveKit sends them: protojson omits zero values, so an audio track has no type.
     track: kind === "video" ? { sid: "TR_video", type: "VIDEO" } : { sid: "TR_audio" },
   };
@@ -130,14 +136,21 @@ async function harness(): Promise<Harness> {
     logSink,
   });
 
-  // A live, recorded session whose first egress (its pending recording, made by
-  // stream_sessions_create_pending_recording) has completed: nothing records the streamer.
+  // A live, recorded session whose streamer's connection PA_streamer_2 published, was recorded
+  // by the room's auto egress (the pending recording, made by
+  // stream_sessions_create_pending_recording) and stayed when that egress completed: nothing
+  // records the streamer, and LiveKit will not start another egress for that connection.
   await sql`insert into auth.users (id, email, email_confirmed_at)
             values (${STREAMER}, 'restart-streamer@example.test', now())`;
   await sql`
     insert into stream_sessions (id, streamer_id, room_name, record, status, created_at, started_at)
     values (${SESSION}, ${STREAMER}, ${ROOM}, true, 'live', ${new Date((START - 600) * 1000)},
             ${new Date((START - 590) * 1000)})`;
+  await sql`
+    insert into session_participants (session_id, participant_sid, identity, kind, joined_at,
+                                      published)
+    values (${SESSION}, 'PA_streamer_2', ${`streamer:${STREAMER}`}, 'streamer',
+            ${new Date((START - 590) * 1000)}, true)`;
   await sql`
     update recordings set egress_id = 'EG_first', status = 'ready',
                           ready_at = ${new Date((START - 10) * 1000)}
@@ -203,7 +216,7 @@ async function waitFor(what: string, probe: () => boolean, ms = 5000): Promise<v
   }
 }
 
-Deno.test("the video and audio track_published of a reconnection start one egress, and neither waits for LiveKit", async () => {
+Deno.test("the video and audio track_published of a republish start one egress, and neither waits for LiveKit", async () => {
   const h = await harness();
   try {
     const answered: number[] = [];
@@ -238,6 +251,47 @@ Deno.test("the video and audio track_published of a reconnection start one egres
     // Published again while that egress records: nothing more is started.
     assert.equal((await h.deliver(published("video", 30))).status, 200);
     assert.equal(h.startCalls(), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a rejoined streamer's video and audio track_published start no egress: the room's auto egress records the new connection", async () => {
+  const h = await harness();
+  try {
+    for (
+      const event of [published("video", 0, "PA_rejoined"), published("audio", 0, "PA_rejoined")]
+    ) {
+      assert.equal((await h.deliver(event)).status, 200);
+    }
+    assert.equal(h.startCalls(), 0, "the webhook raced LiveKit's auto egress");
+    // Its auto egress reports, records, and fails while the connection stays: now a publish of
+    // that connection is recorded again by the webhook.
+    const egress = (status: string, seconds: number): EventJson => ({
+      id: `EV_${status}_${seconds}`,
+      event: status === "EGRESS_ACTIVE" ? "egress_updated" : "egress_ended",
+      createdAt: String(START + seconds),
+      egressInfo: {
+        egressId: "EG_rejoined",
+        roomName: ROOM,
+        status,
+        ...(status === "EGRESS_FAILED" ? { error: "egress crashed" } : {}),
+      },
+    });
+    assert.equal((await h.deliver(egress("EGRESS_ACTIVE", 2))).status, 200);
+    assert.equal((await h.deliver(published("video", 3, "PA_rejoined"))).status, 200);
+    assert.equal(h.startCalls(), 0, "nothing is restarted while the auto egress records");
+    h.now = new Date((START + 20) * 1000);
+    assert.equal((await h.deliver(egress("EGRESS_FAILED", 20))).status, 200);
+    h.now = new Date((START + 21) * 1000);
+    assert.equal((await h.deliver(published("video", 21, "PA_rejoined"))).status, 200);
+    assert.equal(h.startCalls(), 1);
+    const [egressId] = h.egressIds();
+    assert.deepEqual(await h.recordings(), [
+      "EG_first:ready",
+      "EG_rejoined:failed",
+      `${egressId}:pending`,
+    ]);
   } finally {
     await h.close();
   }

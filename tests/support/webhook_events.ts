@@ -1,8 +1,10 @@
 /**
  * Realistic LiveKit webhook traffic for tests and benchmarks: per session, the room starts,
- * the streamer joins and publishes, auto egress starts and runs, viewers come and go (some by
- * aborted connections, some aborted before they ever joined), a streamer may drop and reconnect, the room finishes and egress
- * completes (or fails, or hits its limit). Events are protobuf JSON as LiveKit posts them,
+ * the streamer joins and publishes camera and microphone, auto egress starts and runs, viewers
+ * come and go (some by aborted connections, some aborted before they ever joined), a streamer
+ * may drop and reconnect (its egress ends, and the new connection gets an auto egress of its
+ * own, as livekit-server starts one per connection), the room finishes and egress completes (or
+ * fails, or hits its limit). Events are protobuf JSON as LiveKit posts them,
  * signed exactly as LiveKit signs them: a bare JWT whose `sha256` claim is the body's hash.
  */
 import { AccessToken } from "livekit-server-sdk";
@@ -79,27 +81,49 @@ export function generateEvents(session: GeneratedSession, options: GenerateOptio
 
   push("room_started", tick(), {});
   let streamerSid = id("PA");
-  push("participant_joined", tick(), { participant: streamer(streamerSid) });
-  push("track_published", tick(), {
-    participant: streamer(streamerSid),
-    track: { sid: id("TR"), type: "VIDEO", source: "CAMERA" },
-  });
+  /** A streamer connection joins and publishes its camera and microphone. */
+  const joinAndPublish = (sid: string, wait?: number) => {
+    push("participant_joined", tick(wait), { participant: streamer(sid) });
+    push("track_published", tick(), {
+      participant: streamer(sid),
+      track: { sid: id("TR"), type: "VIDEO", source: "CAMERA" },
+    });
+    // Protobuf JSON omits zero values: an audio track has no type.
+    push("track_published", clock, {
+      participant: streamer(sid),
+      track: { sid: id("TR"), source: "MICROPHONE" },
+    });
+  };
+  /**
+   * The room's auto egress of a connection's first publish (LiveKit starts one per connection,
+   * so again for a streamer who reconnected): STARTING and ACTIVE, or nothing yet for an auto
+   * egress that will fail without an id.
+   */
+  const autoEgress = () => {
+    const egressId = options.egressEnd === "auto_failed" ? "" : id("EG");
+    const egressStart = BigInt(tick()) * NANOS;
+    const info = (status: string, extra: EventJson = {}) => ({
+      egressId,
+      roomId: room.sid,
+      roomName: room.name,
+      status,
+      startedAt: String(egressStart),
+      participant: { identity: `streamer:${session.streamerId}` },
+      ...extra,
+    });
+    if (egressId) {
+      push("egress_started", clock, { egressInfo: info("EGRESS_STARTING") });
+      push("egress_updated", tick(), { egressInfo: info("EGRESS_ACTIVE") });
+    }
+    return { egressId, egressStart, info };
+  };
+  const failedWithoutId = (at: number) =>
+    push("egress_ended", at, {
+      egressInfo: { roomName: room.name, status: "EGRESS_FAILED", error: "no GPU available" },
+    });
 
-  const egressId = options.egressEnd === "auto_failed" ? "" : id("EG");
-  const egressStart = BigInt(tick()) * NANOS;
-  const egress = (status: string, extra: EventJson = {}) => ({
-    egressId,
-    roomId: room.sid,
-    roomName: room.name,
-    status,
-    startedAt: String(egressStart),
-    participant: { identity: `streamer:${session.streamerId}` },
-    ...extra,
-  });
-  if (egressId) {
-    push("egress_started", clock, { egressInfo: egress("EGRESS_STARTING") });
-    push("egress_updated", tick(), { egressInfo: egress("EGRESS_ACTIVE") });
-  }
+  joinAndPublish(streamerSid);
+  let egress = autoEgress();
 
   const viewers = 2 + Math.floor(random() * 4);
   const open: { sid: string; identity: string }[] = [];
@@ -129,18 +153,22 @@ export function generateEvents(session: GeneratedSession, options: GenerateOptio
   }
 
   if (options.reconnect) {
+    // The egress follows its participant out; the new connection is recorded by a new auto
+    // egress (livekit-server's Room.RemoveParticipant forgets that the identity published).
     push("participant_left", tick(), { participant: streamer(streamerSid) });
-    if (egressId) {
+    if (egress.egressId) {
       push("egress_ended", tick(), {
-        egressInfo: egress("EGRESS_COMPLETE", fileResult(session, egressStart, clock)),
+        egressInfo: egress.info(
+          "EGRESS_COMPLETE",
+          fileResult(session, egress.egressStart, clock, options.bucket),
+        ),
       });
+    } else {
+      failedWithoutId(tick());
     }
     streamerSid = id("PA");
-    push("participant_joined", tick(20), { participant: streamer(streamerSid) });
-    push("track_published", tick(), {
-      participant: streamer(streamerSid),
-      track: { sid: id("TR"), type: "VIDEO", source: "CAMERA" },
-    });
+    joinAndPublish(streamerSid, 20);
+    egress = autoEgress();
   }
 
   const end = tick(30);
@@ -150,24 +178,20 @@ export function generateEvents(session: GeneratedSession, options: GenerateOptio
   push("participant_left", end, { participant: streamer(streamerSid) });
   push("room_finished", end + 1, {});
 
-  if (!options.reconnect) {
-    if (options.egressEnd === "auto_failed") {
-      push("egress_ended", end + 1, {
-        egressInfo: { roomName: room.name, status: "EGRESS_FAILED", error: "no GPU available" },
-      });
-    } else {
-      push("egress_updated", end + 1, { egressInfo: egress("EGRESS_ENDING") });
-      const final = options.egressEnd === "failed"
-        ? egress("EGRESS_FAILED", {
-          error: "upload failed",
-          endedAt: String(BigInt(end + 2) * NANOS),
-        })
-        : egress(
-          options.egressEnd === "limit" ? "EGRESS_LIMIT_REACHED" : "EGRESS_COMPLETE",
-          fileResult(session, egressStart, end + 2, options.bucket),
-        );
-      push("egress_ended", end + 2, { egressInfo: final });
-    }
+  if (options.egressEnd === "auto_failed") {
+    failedWithoutId(end + 1);
+  } else {
+    push("egress_updated", end + 1, { egressInfo: egress.info("EGRESS_ENDING") });
+    const final = options.egressEnd === "failed"
+      ? egress.info("EGRESS_FAILED", {
+        error: "upload failed",
+        endedAt: String(BigInt(end + 2) * NANOS),
+      })
+      : egress.info(
+        options.egressEnd === "limit" ? "EGRESS_LIMIT_REACHED" : "EGRESS_COMPLETE",
+        fileResult(session, egress.egressStart, end + 2, options.bucket),
+      );
+    push("egress_ended", end + 2, { egressInfo: final });
   }
   return events;
 }

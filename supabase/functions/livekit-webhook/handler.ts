@@ -4,8 +4,10 @@
  * `private.webhook_apply`, does the rest in one transaction: the session's row lock, the
  * ledger check, the effect its `case` chooses for the event, and the ledger's outcome. It
  * answers typed flags that this handler acts on: `emails_queued` (drain the outbox) and
- * `restart_egress` (the event claimed the session's egress restart: record a reconnected
- * streamer again, {@linkcode restartEgress}, with no transaction open across LiveKit's call).
+ * `restart_egress` (the event claimed the session's egress restart: record again a streamer
+ * connection whose egress ended while it stayed, {@linkcode restartEgress}, with no transaction
+ * open across LiveKit's call; a new connection, a rejoin included, is recorded by the room's auto
+ * egress, never restarted here).
  * A duplicate id changes nothing. LiveKit retries only on 5xx, so transient failures are 503
  * and bad input is 4xx: a field too large for the database is `400` (payload.ts). Key material
  * an event echoes (egress storage credentials) is removed before it is stored or logged.
@@ -132,14 +134,16 @@ export function createWebhookHandler(options: WebhookOptions) {
   }
 
   /**
-   * Records a reconnected streamer again, with no transaction open while LiveKit answers:
-   * `private.webhook_apply` has committed this event's claim on the session's restart (so the
-   * video and audio `track_published` of one reconnection start one egress); LiveKit's
+   * Records a streamer connection again whose egress ended while it stayed, with no transaction
+   * open while LiveKit answers: `private.webhook_apply` has committed this event's claim on the
+   * session's restart (so the video and audio `track_published` of one republish start one
+   * egress); LiveKit's
    * StartParticipantEgress runs outside any transaction; then one statement,
    * `private.webhook_egress_restarted`, records the egress, drops the claim and records the
    * event. When LiveKit fails or refuses, the claim is released and the error answered (503 or
    * 500), so LiveKit's retry claims again. A process that dies between the steps leaves a claim
-   * that expires (the migration `20261206100000_egress_restart_claim.sql` says how that heals).
+   * that expires (the migration `20261206100000_egress_restart_claim.sql` says how that heals;
+   * `20261206110000_auto_egress_per_connection.sql` says when a restart is due).
    */
   async function restartEgress(
     event: IdentifiedEvent,

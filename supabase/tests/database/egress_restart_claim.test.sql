@@ -1,4 +1,4 @@
--- A reconnected streamer's egress restart in three short steps
+-- A streamer connection's egress restart in three short steps
 -- (20261206100000_egress_restart_claim.sql): private.webhook_apply claims the restart for one
 -- event in private.egress_restart_claims; private.webhook_egress_restarted records the egress
 -- LiveKit started and drops the claim, or private.webhook_release_egress_claim drops it when
@@ -6,10 +6,10 @@
 -- API.
 begin;
 create extension if not exists pgtap;
-select plan(24);
+select plan(25);
 
--- Streamer aaaaaaaa… with session a6… live and recorded, whose first egress has ended (ready),
--- so nothing records them when they publish again.
+-- Streamer aaaaaaaa… with session a6… live and recorded, whose connection's egress has ended
+-- (ready) while it stayed, so nothing records them when they publish again.
 insert into auth.users (id, email, email_confirmed_at)
 values ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'streamer@claim.test', now());
 
@@ -18,14 +18,6 @@ insert into public.stream_sessions (id, streamer_id, room_name, record, status, 
 values ('a6000000-0000-4000-8000-000000000001', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
   'session-a6000000-0000-4000-8000-000000000001', true, 'live', '2026-12-01 09:59:00+00',
   '2026-12-01 10:00:00+00');
-
--- The session's pending recording (stream_sessions_create_pending_recording) is its first
--- egress's, which has ended.
-update public.recordings
-   set egress_id = 'EG_first', status = 'ready', ready_at = '2026-12-01 10:05:00+00',
-       object_path = 'recordings/aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa/'
-                     'a6000000-0000-4000-8000-000000000001/a.mp4'
- where session_id = 'a6000000-0000-4000-8000-000000000001';
 
 -- The streamer's track_published through private.webhook_apply at 10:10 plus p_second seconds,
 -- as "outcome|restart_egress". webhook_apply makes the rest of the transaction service_role's,
@@ -63,16 +55,28 @@ as $$
                     where c.session_id = 'a6000000-0000-4000-8000-000000000001'), 'none')
 $$;
 
+-- The streamer's connection PA_S published while the session's pending recording
+-- (stream_sessions_create_pending_recording) waited for the room's auto egress; that egress
+-- recorded PA_S and ended while PA_S stayed (its limit, say), so a publish of PA_S now finds
+-- nothing recording it (20261206110000_auto_egress_per_connection.sql).
+select is(pg_temp.published('EV_first', -600), 'egress already recording|false',
+  'the connection''s first publish leaves it to the room''s auto egress');
+update public.recordings
+   set egress_id = 'EG_first', status = 'ready', ready_at = '2026-12-01 10:05:00+00',
+       object_path = 'recordings/aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa/'
+                     'a6000000-0000-4000-8000-000000000001/a.mp4'
+ where session_id = 'a6000000-0000-4000-8000-000000000001';
+
 -- One claim per session ------------------------------------------------------------------------
 
 select is(pg_temp.published('EV_video', 0), 'egress to restart|true',
-  'the first track_published of a reconnection claims the restart');
+  'the connection''s next track_published claims the restart');
 select is(pg_temp.claim(), 'EV_video until 10:13:00',
   'the claim is the event''s and lasts three minutes');
 select ok(not exists (select 1 from public.webhook_events where id = 'EV_video'),
   'the claiming event is not in the ledger yet: the restart records it');
 select is(pg_temp.published('EV_audio', 1), 'egress restart already claimed|false',
-  'the audio track_published of the same reconnection restarts nothing');
+  'the audio track_published of the same republish restarts nothing');
 select is((select outcome from public.webhook_events where id = 'EV_audio'), 'processed',
   'and is recorded, so LiveKit need not retry it');
 select is(pg_temp.published('EV_video', 2), 'duplicate|false',
