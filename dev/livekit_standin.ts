@@ -17,8 +17,9 @@
  * - a room with auto egress and no egress service fails it after `egressFailureDelayMs` with
  *   `egress_ended` `EGRESS_FAILED` and an empty `egressId`;
  * - with an egress (`dev/standin_egress.ts`), auto egress starts on a participant's first
- *   publish in the room (never again for that identity, as the real server's `hasPublished`),
- *   and StartParticipantEgress in a room that exists starts one; each posts `egress_started`
+ *   publish in the room: once per connection, so again for an identity that left and joined
+ *   again, or whose second connection replaced the first (the real server's `hasPublished`,
+ *   which `Room.RemoveParticipant` forgets), and StartParticipantEgress in a room that exists starts one; each posts `egress_started`
  *   (STARTING, so no `status`), `egress_updated` (ACTIVE), its recorder joins as an `EGRESS`
  *   participant, and when its participant leaves, the room is deleted or StopEgress is called
  *   it posts `egress_updated` (ENDING) and, once the MP4 is in the bucket, `egress_ended`
@@ -81,7 +82,10 @@ interface StandInRoom {
   /** The auto egress configuration of CreateRoom, as sent. */
   egress?: unknown;
   participants: Map<string, StandInParticipant>;
-  /** Identities that have published here: auto egress starts only on a first publish. */
+  /**
+   * Identities whose present connection has published: auto egress starts only on a
+   * connection's first publish. A participant who leaves is forgotten here.
+   */
   published: Set<string>;
 }
 
@@ -298,13 +302,8 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
       return twirpError(401, "unauthenticated", "permissions denied");
     }
     const publisher = grants.canPublish !== false;
-    const previous = entry.participants.get(identity);
-    if (previous) {
-      // A second connection with the same identity replaces the first (DUPLICATE_IDENTITY).
-      previous.info.state = ParticipantInfo_State.DISCONNECTED;
-      post({ event: "participant_left", room: entry.room, participant: previous.info });
-      endRecordingsOf(entry, identity);
-    }
+    // A second connection with the same identity replaces the first (DUPLICATE_IDENTITY).
+    if (entry.participants.has(identity)) removeParticipant(entry, identity);
     const info = new ParticipantInfo({
       sid: randomId("PA"),
       identity,
@@ -341,16 +340,27 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
 
   function leave(grants: Record<string, unknown>, identity: string): Response {
     const entry = standIn.rooms.get(String(grants.room ?? ""));
-    const participant = entry?.participants.get(identity);
-    if (!entry || !participant) return twirpError(404, "not_found", "participant not found");
-    entry.participants.delete(identity);
-    participant.info.state = ParticipantInfo_State.DISCONNECTED;
-    post({ event: "participant_left", room: entry.room, participant: participant.info });
-    endRecordingsOf(entry, identity);
+    if (!entry?.participants.has(identity)) {
+      return twirpError(404, "not_found", "participant not found");
+    }
+    removeParticipant(entry, identity);
     return Response.json({});
   }
 
-  /** Auto egress on a first publish: recorded by the egress, or failed as without one. */
+  /**
+   * A connection leaves (or is removed, or replaced): `participant_left`, its egress ends, and
+   * its identity's next connection is recorded again on its first publish.
+   */
+  function removeParticipant(entry: StandInRoom, identity: string) {
+    const participant = entry.participants.get(identity)!;
+    entry.participants.delete(identity);
+    entry.published.delete(identity);
+    participant.info.state = ParticipantInfo_State.DISCONNECTED;
+    post({ event: "participant_left", room: entry.room, participant: participant.info });
+    endRecordingsOf(entry, identity);
+  }
+
+  /** Auto egress on a connection's first publish: recorded by the egress, or failed without one. */
   function autoEgress(entry: StandInRoom, identity: string) {
     const filepath = filepathOf(entry.egress);
     if (options.egress && filepath) {
@@ -546,12 +556,10 @@ export function startLiveKitStandIn(options: LiveKitStandInOptions = {}): LiveKi
       case "RoomService/RemoveParticipant": {
         const entry = standIn.rooms.get(String(body.room ?? ""));
         const identity = String(body.identity ?? "");
-        const participant = entry?.participants.get(identity);
-        if (!entry || !participant) return twirpError(404, "not_found", "participant not found");
-        entry.participants.delete(identity);
-        participant.info.state = ParticipantInfo_State.DISCONNECTED;
-        post({ event: "participant_left", room: entry.room, participant: participant.info });
-        endRecordingsOf(entry, identity);
+        if (!entry?.participants.has(identity)) {
+          return twirpError(404, "not_found", "participant not found");
+        }
+        removeParticipant(entry, identity);
         return {};
       }
       case "Egress/StartParticipantEgress": {

@@ -9,13 +9,18 @@ import {
   EgressClient,
   RoomServiceClient,
   type VideoGrant,
+  type WebhookEvent,
   WebhookReceiver,
 } from "livekit-server-sdk";
+import { publish } from "../../dev/headset.ts";
+import { createSessionRoom, recordingTargetOf } from "../../shared/livekit.ts";
 import { REAL_REQUIRED, realBinary, startReal, startStandIn, type Target } from "./targets.ts";
 
 const TARGETS: { name: string; start: () => Promise<Target>; available: boolean }[] = [
   { name: "livekit-server", start: startReal, available: realBinary !== undefined },
-  { name: "stand-in", start: () => startStandIn(), available: true },
+  // Without an egress of its own the stand-in fails auto egress, as the real server does with no
+  // egress service, here at once rather than after 21 s.
+  { name: "stand-in", start: () => startStandIn({ egressFailureDelayMs: 200 }), available: true },
 ];
 
 async function twirp(
@@ -36,6 +41,24 @@ async function twirp(
 
 function roomName(): string {
   return `session-${crypto.randomUUID()}`;
+}
+
+/**
+ * Whether `event` reports an auto egress of `room` that began: its `egress_started`, or the
+ * `egress_ended` (FAILED, without an id) of one that never got an egress service.
+ */
+function autoEgressBegan(event: WebhookEvent, room: string): boolean {
+  const info = event.egressInfo;
+  if (info?.roomName !== room) return false;
+  return event.event === "egress_started" || (event.event === "egress_ended" && !info.egressId);
+}
+
+async function eventually(what: string, probe: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 for (const { name, start, available } of TARGETS) {
@@ -162,6 +185,66 @@ for (const { name, start, available } of TARGETS) {
             }, { roomRecord: true });
             assert.equal(response.status, 404);
             assert.equal((await response.json()).code, "not_found");
+          },
+        });
+
+        await t.step({
+          name: "auto egress starts once per connection: again for a streamer who rejoined",
+          ignore: !target.egress,
+          fn: async () => {
+            // livekit-server remembers per identity that a participant published (Room's
+            // hasPublished) and forgets it when the participant leaves: livekit-webhook relies
+            // on this to leave every new connection to the room's auto egress.
+            const sessionId = crypto.randomUUID();
+            const streamerId = crypto.randomUUID();
+            const room = `session-${sessionId}`;
+            const identity = `streamer:${streamerId}`;
+            await createSessionRoom({
+              url: target.wsUrl,
+              httpUrl: target.httpUrl,
+              apiKey: target.apiKey,
+              apiSecret: target.apiSecret,
+              timeoutSeconds: 5,
+            }, {
+              sessionId,
+              streamerId,
+              recording: recordingTargetOf({ bucket: "contract", credentials: {} }, {
+                egressEncoding: "h264-720p30-opus",
+              }),
+            });
+            const token = new AccessToken(target.apiKey, target.apiSecret, { identity, ttl: "5m" });
+            token.addGrant({ room, roomJoin: true, canPublish: true, canSubscribe: false });
+            const grant = {
+              url: target.wsUrl,
+              token: await token.toJwt(),
+              roomName: room,
+              identity,
+            };
+            const began = () =>
+              target.deliveries.filter((d) => autoEgressBegan(d.event, room)).length;
+            const published = () =>
+              target.deliveries.filter((d) =>
+                d.event.event === "track_published" && d.event.room?.name === room
+              ).length;
+
+            const first = await publish(grant);
+            await eventually("the first connection's auto egress", () => began() === 1);
+            await eventually("its camera and microphone", () => published() === 2);
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            assert.equal(began(), 1, "one auto egress for one connection, whatever its tracks");
+
+            await first.leave();
+            await target.webhook((event) =>
+              event.event === "participant_left" && event.room?.name === room &&
+              event.participant?.identity === identity
+            );
+            const second = await publish(grant);
+            try {
+              await eventually("the rejoined connection's auto egress", () => began() === 2);
+            } finally {
+              await second.leave();
+              await rooms.deleteRoom(room).catch(() => {});
+            }
           },
         });
 

@@ -2,7 +2,7 @@
  * The stand-in's egress (`dev/standin_egress.ts` in `dev/livekit_standin.ts`): a publisher in a
  * room with auto egress is recorded into the local bucket as a real MP4 (H.264), reported by
  * signed egress webhooks as LiveKit reports them; the recorder joins as an EGRESS participant;
- * a rejoin starts no second auto egress. Skipped where neither GStreamer nor ffmpeg can make
+ * a rejoin (a new connection) is recorded by an auto egress of its own, as livekit-server does. Skipped where neither GStreamer nor ffmpeg can make
  * the file, unless `LIVEKIT_CONTRACT_REAL=required` (CI), which makes that a failure.
  */
 import assert from "node:assert/strict";
@@ -98,12 +98,18 @@ Deno.test({
         "H.264 MP4",
       );
 
-      // A rejoin is no first publish: no second auto egress for the same participant.
+      // A rejoin is a new connection, whose first publish starts an auto egress of its own
+      // (livekit-server's Room.RemoveParticipant forgets that the identity published).
       await publisher.rejoin();
+      const again = await target.webhook((e) =>
+        e.event === "egress_started" && e.egressInfo?.egressId !== egressId
+      );
+      assert.equal(again.event.egressInfo!.roomName, room);
       await new Promise((resolve) => setTimeout(resolve, 700));
       assert.equal(
         target.deliveries.filter((d) => d.event.event === "egress_started").length,
-        1,
+        2,
+        "one auto egress per connection",
       );
       await publisher.leave();
     } finally {
