@@ -69,6 +69,9 @@ async function publishRtc(grant: Grant): Promise<Publisher> {
   const audio = new rtc.AudioSource(SAMPLE_RATE, 1);
   const camera = new rtc.TrackPublishOptions();
   camera.source = rtc.TrackSource.SOURCE_CAMERA;
+  // One 1280x720 layer, as the Unity publisher sends (LiveKitRoomPublisher.cs: no simulcast), so
+  // viewers and egress get what a headset would send.
+  camera.simulcast = false;
   const microphone = new rtc.TrackPublishOptions();
   microphone.source = rtc.TrackSource.SOURCE_MICROPHONE;
   await room.localParticipant!.publishTrack(

@@ -282,14 +282,10 @@ Deno.test({
         headset = startHeadset(server.url, dataDir);
         sessionId = (await headset.line(/^Session (\S+) started/))[1];
         await headset.line(/^Publishing a 1280x720/);
-        const [started] = await waitForEmails(walk, { kind: "stream_started", to: GRAN });
-        watchPage = await clickEmailLink(walk, started, "Watch live");
-        await waitForStatus(watchPage, /^Live\./, 30_000);
-        await watchPage.getByText("● LIVE").waitFor();
-        await waitForFramesToAdvance(watchPage);
-        // The headset publishes simulcast layers; which one plays depends on the player's size.
-        assert.ok(await watchPage.evaluate(() => document.querySelector("video").videoWidth > 0));
-        // Egress takes a few seconds to start recording; a stream ended before gets none.
+        // Egress takes a few seconds to start recording; a stream ended before gets none. The
+        // watch link is opened only then: a viewer joining while egress starts often left egress's
+        // pipeline waiting until the stream ended (livekit-server v1.13.5, egress v1.8.6), and the
+        // recording unplayable; that is a known problem of its own, not what this test is about.
         let seen: unknown;
         await until("egress to record the stream", async () => {
           const { json } = await call(walk, "streams", { query: `?sessionId=${sessionId}` });
@@ -299,6 +295,15 @@ Deno.test({
           // Egress admits a recording only while a core is free (its log says "high cpu usage").
           throw new Error(`${error.message}; last seen ${JSON.stringify(seen)}`);
         });
+        const [started] = await waitForEmails(walk, { kind: "stream_started", to: GRAN });
+        watchPage = await clickEmailLink(walk, started, "Watch live");
+        await waitForStatus(watchPage, /^Live\./, 30_000);
+        await watchPage.getByText("● LIVE").waitFor();
+        await waitForFramesToAdvance(watchPage);
+        assert.equal(
+          await watchPage.evaluate(() => document.querySelector("video").videoWidth),
+          1280,
+        );
       });
 
       await step("the stream email's preferences link saves a choice", async () => {
