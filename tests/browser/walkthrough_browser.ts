@@ -292,7 +292,6 @@ Deno.test({
           seen = json;
           return json.session?.recording.status === "recording";
         }).catch((error) => {
-          // Egress admits a recording only while a core is free (its log says "high cpu usage").
           throw new Error(`${error.message}; last seen ${JSON.stringify(seen)}`);
         });
         const [started] = await waitForEmails(walk, { kind: "stream_started", to: GRAN });
