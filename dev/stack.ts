@@ -16,13 +16,7 @@ import { loadEnvFile } from "./env_file.ts";
 import { createMailViewer, MAIL_VIEWER_PATH } from "./mail_viewer.ts";
 import { createViewerAssets, isViewerPath } from "./viewer_assets.ts";
 import { STREAMER_A } from "./seed_ids.ts";
-import {
-  applyDefaults,
-  DEFAULT_LIVEKIT_PORT,
-  DEFAULT_PORT,
-  portFromEnv,
-  setting,
-} from "./stack_settings.ts";
+import { applyDefaults, DEFAULT_LIVEKIT_PORT, portFromEnv, setting } from "./stack_settings.ts";
 
 /** The repository root, with a trailing separator. */
 export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
