@@ -16,7 +16,7 @@
 import postgres from "postgres";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { getDatabase } from "../shared/db.ts";
+import { getDatabase } from "../shared/kernel/db.ts";
 import { type BenchScenario, benchScenarios } from "./bench_scenarios.ts";
 import { REPO_ROOT, startStack } from "./stack.ts";
 import {

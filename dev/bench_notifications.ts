@@ -11,7 +11,7 @@
  * sends to the double.
  */
 import postgres from "postgres";
-import { createLogger } from "../shared/log.ts";
+import { createLogger } from "../shared/kernel/log.ts";
 import { createDrainRequester } from "../shared/outbox_drain.ts";
 import { startSendGridDouble } from "../tests/support/sendgrid_double.ts";
 import { BENCH_SENDGRID_RATE_LIMIT } from "./bench_support.ts";

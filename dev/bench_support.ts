@@ -1,6 +1,6 @@
 /** What bench scenarios share: users' access tokens minted up front, and rotation. */
 import { SignJWT } from "jose";
-import { hmacKey } from "../shared/auth.ts";
+import { hmacKey } from "../shared/kernel/auth.ts";
 
 /**
  * The SendGrid double's limit in the bench: high enough never to answer `429`, since the bench

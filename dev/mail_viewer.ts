@@ -8,7 +8,7 @@
  *
  * Development only: the emails carry working link tokens. Nothing here is deployed.
  */
-import { getDatabase } from "../shared/db.ts";
+import { getDatabase } from "../shared/kernel/db.ts";
 
 interface CapturedEmail {
   id: string;

@@ -8,9 +8,9 @@ import postgres from "postgres";
 import { SignJWT } from "jose";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { errorResponse, HttpError, notFound } from "../shared/errors.ts";
-import * as databases from "../shared/db.ts";
-import { requestIdOf } from "../shared/http.ts";
+import { errorResponse, HttpError, notFound } from "../shared/kernel/errors.ts";
+import * as databases from "../shared/kernel/db.ts";
+import { requestIdOf } from "../shared/kernel/http.ts";
 import { prepareDatabase } from "./database.ts";
 import { loadEnvFile } from "./env_file.ts";
 import { createMailViewer, MAIL_VIEWER_PATH } from "./mail_viewer.ts";
@@ -346,7 +346,7 @@ async function closeEmbedded(
 }
 
 function closeAllDatabases(): Promise<unknown> | undefined {
-  // Guarded: the pool registry of `shared/db.ts` may not offer this yet.
+  // Guarded: the pool registry of `shared/kernel/db.ts` may not offer this yet.
   const close = (databases as Record<string, unknown>).closeAllDatabases;
   return typeof close === "function" ? close() : undefined;
 }

@@ -3,7 +3,7 @@
  * from webhooks and from `ListEgress`, in any order and any number of times; applying one
  * only ever moves a recording forward, so every order converges on the same row.
  */
-import type { Tx } from "./db.ts";
+import type { Tx } from "./kernel/db.ts";
 import { isSafeObjectPath } from "./object_paths.ts";
 
 /** `EgressInfo` as protobuf JSON: int64 as strings, enums as names, defaults omitted. */

@@ -17,12 +17,12 @@
  * A link is only as good as its guardian row: a revoked (or deleted) guardian's links fail at
  * once, whatever their expiry.
  */
-import { bearerToken, type TokenVerifier, type UserClaims } from "./auth.ts";
-import type { Database, Tx } from "./db.ts";
-import { forbidden } from "./errors.ts";
-import { invalidLink, type LinkClaims, type LinkSigner } from "./link.ts";
-import type { Clock } from "./clock.ts";
-import { enforceRateLimit, type RateLimit } from "./rate_limit.ts";
+import { bearerToken, type TokenVerifier, type UserClaims } from "./kernel/auth.ts";
+import type { Database, Tx } from "./kernel/db.ts";
+import { forbidden } from "./kernel/errors.ts";
+import { invalidLink, type LinkClaims, type LinkSigner } from "./kernel/link.ts";
+import type { Clock } from "./kernel/clock.ts";
+import { enforceRateLimit, type RateLimit } from "./kernel/rate_limit.ts";
 
 /** A guardian's role: the parent the service registered, or anyone else. */
 export type GuardianRole = "primary" | "viewer";

@@ -28,9 +28,9 @@ import {
   VideoCodec,
   type VideoGrant,
 } from "livekit-server-sdk";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "./kernel/clock.ts";
 import { recordingPrefix } from "./egress.ts";
-import { unavailable } from "./errors.ts";
+import { unavailable } from "./kernel/errors.ts";
 
 /** LiveKit settings, as `livekitEnv` parses them. */
 export interface LiveKitSettings {

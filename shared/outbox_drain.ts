@@ -13,8 +13,8 @@
  * ```
  */
 import { SignJWT } from "jose";
-import { runInBackground } from "./background.ts";
-import type { Logger } from "./log.ts";
+import { runInBackground } from "./kernel/background.ts";
+import type { Logger } from "./kernel/log.ts";
 
 /** Options of {@linkcode createDrainRequester}. */
 export interface DrainRequesterOptions {

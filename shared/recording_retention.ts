@@ -11,9 +11,9 @@
  * A recording whose object cannot be removed now stays as it is for the next run. The
  * bucket's lifecycle rule (README) deletes anything this misses.
  */
-import type { Database } from "./db.ts";
-import type { Logger } from "./log.ts";
-import { describeError } from "./log.ts";
+import type { Database } from "./kernel/db.ts";
+import type { Logger } from "./kernel/log.ts";
+import { describeError } from "./kernel/log.ts";
 import { markRecordingsDeleted, removeRecordingObject } from "./recordings.ts";
 import type { ObjectStorage } from "./storage.ts";
 

@@ -4,8 +4,8 @@
  * removes the object before it marks the row, so a row never says `deleted` while its object
  * is still in the bucket.
  */
-import type { Tx } from "./db.ts";
-import { HttpError, notFound } from "./errors.ts";
+import type { Tx } from "./kernel/db.ts";
+import { HttpError, notFound } from "./kernel/errors.ts";
 import type { RecordingRow } from "./sessions.ts";
 import { isSafeObjectPath } from "./object_paths.ts";
 import type { ObjectStorage } from "./storage.ts";

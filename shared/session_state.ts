@@ -1,5 +1,5 @@
 /** A session as webhook events and reconciliation see it: locked, then changed. */
-import type { Tx } from "./db.ts";
+import type { Tx } from "./kernel/db.ts";
 
 /** The locked session row an event applies to. */
 export interface LockedSession {

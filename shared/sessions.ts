@@ -3,8 +3,8 @@
  * share. Every query here runs inside `asUser` or `asService`, or as one statement that
  * becomes the user first, so RLS decides visibility.
  */
-import { claimsParameter, type Database, type JwtClaims, type Tx } from "./db.ts";
-import { type HttpError, notFound } from "./errors.ts";
+import { claimsParameter, type Database, type JwtClaims, type Tx } from "./kernel/db.ts";
+import { type HttpError, notFound } from "./kernel/errors.ts";
 
 /** The 404 for a session id the caller may not see (or that does not exist). */
 export function sessionNotFound(): HttpError {

@@ -12,8 +12,8 @@
 import type { Storage } from "@google-cloud/storage";
 import process from "node:process";
 import type { z } from "zod";
-import type { storageEnv } from "./env.ts";
-import { HttpError, unavailable } from "./errors.ts";
+import type { storageEnv } from "./kernel/env.ts";
+import { HttpError, unavailable } from "./kernel/errors.ts";
 import { isSafeObjectPath } from "./object_paths.ts";
 
 /** The bucket, its service account and the API endpoint, as `storageEnv` parses them. */

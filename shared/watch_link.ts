@@ -1,7 +1,7 @@
 /** Watch links: a signed link to one session for one guardian, valid while they are active. */
-import type { Database } from "./db.ts";
+import type { Database } from "./kernel/db.ts";
 import { bindGuardianAccount } from "./guardians.ts";
-import { invalidLink, type LinkSigner } from "./link.ts";
+import { invalidLink, type LinkSigner } from "./kernel/link.ts";
 import { findSession, type SessionRow } from "./sessions.ts";
 
 /** The guardian and session a valid watch link opens. */

@@ -1,9 +1,9 @@
 -- A validly signed token whose sub is no user (deleted, or never was) is 401 unauthorized
 -- (API.md, "Who may see a child"). Writes already fail on their foreign keys to auth.users;
 -- reads under RLS would answer such a caller with an empty list or a 404 instead. So every
--- read for a user checks the caller first: shared/db.ts's asUser calls private.require_user
+-- read for a user checks the caller first: shared/kernel/db.ts's asUser calls private.require_user
 -- before it takes the user's role, and so does private.user_active_sessions (the streams list).
--- The error names the constraint caller_is_user, which shared/pg_errors.ts maps to 401.
+-- The error names the constraint caller_is_user, which shared/kernel/pg_errors.ts maps to 401.
 
 create function private.require_user(p_user_id uuid)
 returns void

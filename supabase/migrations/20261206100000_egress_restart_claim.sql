@@ -56,7 +56,7 @@ drop function private.webhook_track_published(uuid, jsonb);
 -- if so, claims the restart for p_event_id (restart_egress). The claim is taken only when no
 -- other unexpired claim holds the session; it lasts 3 minutes, longer than livekit-webhook's
 -- LiveKit calls of a restart (ListEgress and StartParticipantEgress, each bounded by
--- LIVEKIT_TIMEOUT_SECONDS, at most 60 s in shared/env.ts). claimed_by_this_event: another
+-- LIVEKIT_TIMEOUT_SECONDS, at most 60 s in shared/kernel/env.ts). claimed_by_this_event: another
 -- delivery of the same event holds the claim and will record the event. The caller holds the
 -- session's row lock.
 create function private.webhook_track_published(

@@ -14,7 +14,7 @@ import { GUARDIAN_A_ROW, STREAMER_A } from "../../dev/seed_ids.ts";
 import { findMediaBinaries } from "../../dev/livekit_binaries.ts";
 import { startLiveKitServer } from "../../dev/livekit_server.ts";
 import { freePort } from "../../dev/service_process.ts";
-import { createLinkSigner } from "../../shared/link.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
 import { startServer, testSecret } from "../support/stack.ts";
 import { userToken } from "../support/tokens.ts";
 import {

@@ -17,7 +17,7 @@ import {
   REVOKED_ROW,
   STREAMER_A,
 } from "../../dev/seed_ids.ts";
-import { createLinkSigner, type LinkType } from "../../shared/link.ts";
+import { createLinkSigner, type LinkType } from "../../shared/kernel/link.ts";
 import { type GcsDouble, startGcsDouble } from "../support/gcs_double.ts";
 import { startServer, type TestServer } from "../support/stack.ts";
 import {

@@ -19,8 +19,8 @@ import {
   STREAMER_B,
   STREAMER_B_EMAIL,
 } from "../../dev/seed_ids.ts";
-import { fixedClock } from "../../shared/clock.ts";
-import { createLinkSigner, type LinkType } from "../../shared/link.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { createLinkSigner, type LinkType } from "../../shared/kernel/link.ts";
 import { apiClient, assertError, type JsonResponse } from "../support/api.ts";
 import { startLiveKitDouble } from "../support/livekit_double.ts";
 import { startServer, type StartServerOptions, type TestServer } from "../support/stack.ts";

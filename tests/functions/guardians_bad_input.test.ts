@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { GUARDIAN_A_ROW, STREAMER_A } from "../../dev/seed_ids.ts";
-import { createLinkSigner } from "../../shared/link.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
 import { apiClient, assertError } from "../support/api.ts";
 import { startServer } from "../support/stack.ts";
 import { serviceToken, userToken } from "../support/tokens.ts";

@@ -12,10 +12,10 @@ import {
   STREAMER_A,
   STREAMER_B,
 } from "../../dev/seed_ids.ts";
-import { closeAllDatabases, getDatabase } from "../../shared/db.ts";
+import { closeAllDatabases, getDatabase } from "../../shared/kernel/db.ts";
 import { accountBesideLink } from "../../shared/guardians.ts";
-import { createLinkSigner } from "../../shared/link.ts";
-import { createTokenVerifier } from "../../shared/auth.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
+import { createTokenVerifier } from "../../shared/kernel/auth.ts";
 import { resolveWatchLink } from "../../shared/watch_link.ts";
 import { freshDatabase } from "../support/database.ts";
 import { testSecret } from "../support/stack.ts";

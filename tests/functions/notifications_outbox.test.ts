@@ -14,10 +14,10 @@ import {
   STREAMER_A,
   STREAMER_B,
 } from "../../dev/seed_ids.ts";
-import { createTokenVerifier } from "../../shared/auth.ts";
-import { fixedClock } from "../../shared/clock.ts";
-import { closeAllDatabases, type Database, getDatabase } from "../../shared/db.ts";
-import { createLinkSigner } from "../../shared/link.ts";
+import { createTokenVerifier } from "../../shared/kernel/auth.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { closeAllDatabases, type Database, getDatabase } from "../../shared/kernel/db.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
 import { resolveWatchLink } from "../../shared/watch_link.ts";
 import { MAX_ATTEMPTS } from "../../supabase/functions/send-notification/backoff.ts";
 import { createSendNotificationHandler } from "../../supabase/functions/send-notification/handler.ts";

@@ -6,9 +6,9 @@
  * for the service caller only.
  */
 import assert from "node:assert/strict";
-import { fixedClock } from "../../shared/clock.ts";
-import { closeAllDatabases, getDatabase } from "../../shared/db.ts";
-import { createTokenVerifier } from "../../shared/auth.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { closeAllDatabases, getDatabase } from "../../shared/kernel/db.ts";
+import { createTokenVerifier } from "../../shared/kernel/auth.ts";
 import { createOpsHandler } from "../../supabase/functions/ops/handler.ts";
 import { freshDatabase } from "../support/database.ts";
 import { serviceToken, TEST_SUPABASE_URL, userToken } from "../support/tokens.ts";

@@ -4,9 +4,9 @@
  * LiveKit said; ops then reports the last run and how long ago the last success was.
  */
 import assert from "node:assert/strict";
-import { createTokenVerifier } from "../../shared/auth.ts";
-import { fixedClock } from "../../shared/clock.ts";
-import { closeAllDatabases, getDatabase } from "../../shared/db.ts";
+import { createTokenVerifier } from "../../shared/kernel/auth.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { closeAllDatabases, getDatabase } from "../../shared/kernel/db.ts";
 import { createOpsHandler } from "../../supabase/functions/ops/handler.ts";
 import { createReconcileHandler } from "../../supabase/functions/reconcile/handler.ts";
 import { freshDatabase } from "../support/database.ts";

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { EgressStatus } from "livekit-server-sdk";
-import { fixedClock } from "../../shared/clock.ts";
-import { closeAllDatabases, getDatabase } from "../../shared/db.ts";
-import { createTokenVerifier } from "../../shared/auth.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { closeAllDatabases, getDatabase } from "../../shared/kernel/db.ts";
+import { createTokenVerifier } from "../../shared/kernel/auth.ts";
 import { createReconcileHandler } from "../../supabase/functions/reconcile/handler.ts";
 import { freshDatabase } from "../support/database.ts";
 import { startLiveKitDouble } from "../support/livekit_double.ts";

@@ -5,10 +5,10 @@
  * row, reported in `recordingsExpired`; a younger one, and completed ones, stay.
  */
 import assert from "node:assert/strict";
-import { createTokenVerifier } from "../../shared/auth.ts";
-import { fixedClock } from "../../shared/clock.ts";
-import { closeAllDatabases, getDatabase } from "../../shared/db.ts";
-import { storageEnv } from "../../shared/env.ts";
+import { createTokenVerifier } from "../../shared/kernel/auth.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { closeAllDatabases, getDatabase } from "../../shared/kernel/db.ts";
+import { storageEnv } from "../../shared/kernel/env.ts";
 import { applyRecordingRetention } from "../../shared/recording_retention.ts";
 import { createObjectStorage } from "../../shared/storage.ts";
 import { createReconcileHandler } from "../../supabase/functions/reconcile/handler.ts";

@@ -16,7 +16,7 @@ import {
   STREAMER_A,
   STREAMER_B,
 } from "../../dev/seed_ids.ts";
-import { createLinkSigner, type LinkType } from "../../shared/link.ts";
+import { createLinkSigner, type LinkType } from "../../shared/kernel/link.ts";
 import { apiClient, assertError, type JsonResponse } from "../support/api.ts";
 import { type GcsDouble, startGcsDouble } from "../support/gcs_double.ts";
 import { startServer, type TestServer } from "../support/stack.ts";

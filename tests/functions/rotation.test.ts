@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { GUARDIAN_A_ROW, STREAMER_A } from "../../dev/seed_ids.ts";
-import { createLinkSigner } from "../../shared/link.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
 import { apiClient, assertError } from "../support/api.ts";
 import { startLiveKitDouble } from "../support/livekit_double.ts";
 import { startServer, type TestServer } from "../support/stack.ts";

@@ -13,7 +13,7 @@ import {
   STREAMER_A,
   STREAMER_B,
 } from "../../dev/seed_ids.ts";
-import { createLinkSigner } from "../../shared/link.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
 import { apiClient, assertError } from "../support/api.ts";
 import { type LiveKitDouble, startLiveKitDouble } from "../support/livekit_double.ts";
 import { makeServiceAccount } from "../support/service_account.ts";

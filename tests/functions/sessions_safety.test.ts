@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { TokenVerifier } from "livekit-server-sdk";
 import { GUARDIAN_A_ROW, GUARDIAN_USER, STREAMER_A, STREAMER_B } from "../../dev/seed_ids.ts";
-import { createLinkSigner } from "../../shared/link.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
 import { apiClient, assertError } from "../support/api.ts";
 import { type LiveKitDouble, startLiveKitDouble } from "../support/livekit_double.ts";
 import { startServer, type TestServer } from "../support/stack.ts";

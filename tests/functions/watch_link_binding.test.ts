@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { STREAMER_A } from "../../dev/seed_ids.ts";
-import { createLinkSigner } from "../../shared/link.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
 import { apiClient } from "../support/api.ts";
 import { startLiveKitDouble } from "../support/livekit_double.ts";
 import { startServer } from "../support/stack.ts";

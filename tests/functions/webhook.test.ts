@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { STREAMER_A } from "../../dev/seed_ids.ts";
 import { createWebhookHandler } from "../../supabase/functions/livekit-webhook/handler.ts";
-import { closeAllDatabases, getDatabase } from "../../shared/db.ts";
+import { closeAllDatabases, getDatabase } from "../../shared/kernel/db.ts";
 import { apiClient, assertError } from "../support/api.ts";
 import { startLiveKitDouble } from "../support/livekit_double.ts";
 import { startServer } from "../support/stack.ts";

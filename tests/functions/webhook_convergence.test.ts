@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { RoomServiceClient } from "livekit-server-sdk";
-import { closeAllDatabases, getDatabase } from "../../shared/db.ts";
+import { closeAllDatabases, getDatabase } from "../../shared/kernel/db.ts";
 import { createWebhookHandler } from "../../supabase/functions/livekit-webhook/handler.ts";
 import { freshDatabase } from "../support/database.ts";
 import { startLiveKitDouble } from "../support/livekit_double.ts";

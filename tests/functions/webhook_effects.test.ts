@@ -6,7 +6,7 @@
  * `emails_queued` of `private.webhook_apply`, not the wording of its outcome).
  */
 import assert from "node:assert/strict";
-import { closeAllDatabases, getDatabase } from "../../shared/db.ts";
+import { closeAllDatabases, getDatabase } from "../../shared/kernel/db.ts";
 import type { DrainRequester } from "../../shared/outbox_drain.ts";
 import { createWebhookHandler } from "../../supabase/functions/livekit-webhook/handler.ts";
 import { freshDatabase } from "../support/database.ts";

@@ -15,8 +15,8 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { createTokenVerifier } from "../../shared/auth.ts";
-import { closeAllDatabases, getDatabase } from "../../shared/db.ts";
+import { createTokenVerifier } from "../../shared/kernel/auth.ts";
+import { closeAllDatabases, getDatabase } from "../../shared/kernel/db.ts";
 import { type LiveKitSettings, startStreamerEgress } from "../../shared/livekit.ts";
 import { createWebhookHandler } from "../../supabase/functions/livekit-webhook/handler.ts";
 import { createReconcileHandler } from "../../supabase/functions/reconcile/handler.ts";

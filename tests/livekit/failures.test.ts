@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { EgressClient, EgressStatus } from "livekit-server-sdk";
 import { startLiveKitStandIn } from "../../dev/livekit_standin.ts";
-import { HttpError } from "../../shared/errors.ts";
+import { HttpError } from "../../shared/kernel/errors.ts";
 import {
   createSessionRoom,
   listRoomNames,

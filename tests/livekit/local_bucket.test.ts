@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startLocalBucket } from "../../dev/local_bucket.ts";
-import { storageEnv } from "../../shared/env.ts";
+import { storageEnv } from "../../shared/kernel/env.ts";
 import { createObjectStorage } from "../../shared/storage.ts";
 
 async function upload(url: string, name: string, data: string, query = "") {

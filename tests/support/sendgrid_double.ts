@@ -13,7 +13,7 @@
  * `{ errors: [{ field: null, message: "too many requests" }] }` and no `Retry-After`. It can
  * also be told to rate-limit every request, fail (`500`) or hang until closed.
  */
-import { type Clock, systemClock } from "../../shared/clock.ts";
+import { type Clock, systemClock } from "../../shared/kernel/clock.ts";
 
 /** How the double answers a valid request. */
 export type SendGridMode = "ok" | "rate_limited" | "fail" | "hang";

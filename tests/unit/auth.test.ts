@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { bearerToken, createTokenVerifier } from "../../shared/auth.ts";
-import { fixedClock } from "../../shared/clock.ts";
-import { HttpError } from "../../shared/errors.ts";
+import { bearerToken, createTokenVerifier } from "../../shared/kernel/auth.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { HttpError } from "../../shared/kernel/errors.ts";
 
 const SUPABASE_URL = "http://127.0.0.1:54321";
 const ISSUER = `${SUPABASE_URL}/auth/v1`;

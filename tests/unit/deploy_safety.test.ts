@@ -206,15 +206,31 @@ for (const name of functionNames()) {
   });
 }
 
+/** Every TypeScript file under `shared/`, as paths relative to it. */
+function sharedFiles(dir = ""): string[] {
+  const files: string[] = [];
+  for (const entry of Deno.readDirSync(new URL(`shared/${dir}`, root))) {
+    if (entry.isDirectory) files.push(...sharedFiles(`${dir}${entry.name}/`));
+    else if (entry.name.endsWith(".ts")) files.push(`${dir}${entry.name}`);
+  }
+  return files.sort();
+}
+
 Deno.test("shared code never imports from a function", () => {
-  for (const entry of Deno.readDirSync(new URL("shared/", root))) {
-    const source = Deno.readTextFileSync(new URL(`shared/${entry.name}`, root));
+  for (const file of sharedFiles()) {
+    const source = Deno.readTextFileSync(new URL(`shared/${file}`, root));
     for (const imported of importSpecifiers(source)) {
-      assert.doesNotMatch(
-        imported,
-        /supabase\/functions/,
-        `shared/${entry.name} imports ${imported}`,
-      );
+      assert.doesNotMatch(imported, /supabase\/functions/, `shared/${file} imports ${imported}`);
+    }
+  }
+});
+
+Deno.test("the request kernel (shared/kernel/) imports nothing of the domain", () => {
+  for (const file of sharedFiles().filter((name) => name.startsWith("kernel/"))) {
+    const source = Deno.readTextFileSync(new URL(`shared/${file}`, root));
+    for (const imported of importSpecifiers(source)) {
+      if (!imported.startsWith(".")) continue; // npm packages
+      assert.match(imported, /^\.\/[a-z_]+\.ts$/, `shared/${file} imports ${imported}`);
     }
   }
 });

@@ -4,7 +4,7 @@
  * through the real `@sendgrid/mail` SDK.
  */
 import assert from "node:assert/strict";
-import { fixedClock } from "../../shared/clock.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
 import {
   MAX_ATTEMPTS,
   parseRetryAfter,

@@ -4,8 +4,8 @@
  * `UPDATE_SNAPSHOTS=1 deno test -A tests/unit/emails.test.ts` rewrites them; review the diff.
  */
 import assert from "node:assert/strict";
-import { fixedClock } from "../../shared/clock.ts";
-import { createLinkSigner } from "../../shared/link.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
 import type { OutgoingEmail } from "../../supabase/functions/send-notification/mailer.ts";
 import {
   escapeHtml,

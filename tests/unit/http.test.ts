@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { readJson } from "../../shared/body.ts";
-import { conflict, HttpError } from "../../shared/errors.ts";
-import { createFunction, json } from "../../shared/http.ts";
+import { readJson } from "../../shared/kernel/body.ts";
+import { conflict, HttpError } from "../../shared/kernel/errors.ts";
+import { createFunction, json } from "../../shared/kernel/http.ts";
 
 const lines: string[] = [];
 const cors = { allowedOrigins: ["https://viewer.example.test"] };

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { fixedClock } from "../../shared/clock.ts";
-import { authEnv, databaseEnv, linkEnv, livekitEnv, parseConfig } from "../../shared/env.ts";
-import { HttpError } from "../../shared/errors.ts";
-import { createLinkSigner, findLinkToken } from "../../shared/link.ts";
-import { createLogger, redact, redactText } from "../../shared/log.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { authEnv, databaseEnv, linkEnv, livekitEnv, parseConfig } from "../../shared/kernel/env.ts";
+import { HttpError } from "../../shared/kernel/errors.ts";
+import { createLinkSigner, findLinkToken } from "../../shared/kernel/link.ts";
+import { createLogger, redact, redactText } from "../../shared/kernel/log.ts";
 
 const LINK_SECRET = "link-signing-secret-with-32-characters-or-more";
 const GUARDIAN = "44444444-4444-4444-8444-444444444444";

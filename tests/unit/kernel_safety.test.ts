@@ -7,19 +7,19 @@ import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { TokenVerifier } from "livekit-server-sdk";
 import { z } from "zod";
-import { createTokenVerifier } from "../../shared/auth.ts";
-import { validate } from "../../shared/body.ts";
-import { fixedClock } from "../../shared/clock.ts";
-import { egressEnv, parseConfig } from "../../shared/env.ts";
-import { HttpError, invalidRequest } from "../../shared/errors.ts";
+import { createTokenVerifier } from "../../shared/kernel/auth.ts";
+import { validate } from "../../shared/kernel/body.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { egressEnv, parseConfig } from "../../shared/kernel/env.ts";
+import { HttpError, invalidRequest } from "../../shared/kernel/errors.ts";
 import {
   guardianIdentity,
   issueGrant,
   parseIdentity,
   recordingTargetOf,
 } from "../../shared/livekit.ts";
-import { mapDatabaseError } from "../../shared/pg_errors.ts";
-import { hasUnsafeCharacters, safeText } from "../../shared/text.ts";
+import { mapDatabaseError } from "../../shared/kernel/pg_errors.ts";
+import { hasUnsafeCharacters, safeText } from "../../shared/kernel/text.ts";
 import {
   oversizedFields,
   REDACTED,

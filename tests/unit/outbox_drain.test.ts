@@ -4,9 +4,9 @@
  * service caller, and only logs when it fails.
  */
 import assert from "node:assert/strict";
-import { createTokenVerifier } from "../../shared/auth.ts";
-import { hasWaitUntil, runInBackground } from "../../shared/background.ts";
-import { createLogger } from "../../shared/log.ts";
+import { createTokenVerifier } from "../../shared/kernel/auth.ts";
+import { hasWaitUntil, runInBackground } from "../../shared/kernel/background.ts";
+import { createLogger } from "../../shared/kernel/log.ts";
 import { createDrainRequester } from "../../shared/outbox_drain.ts";
 
 const JWT_SECRET = "jwt-secret-of-the-project-with-32-characters";

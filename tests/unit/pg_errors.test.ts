@@ -1,6 +1,6 @@
-/** shared/pg_errors.ts: one answer for one rule, whichever door the failure came through. */
+/** shared/kernel/pg_errors.ts: one answer for one rule, whichever door the failure came through. */
 import assert from "node:assert/strict";
-import { mapDatabaseError, sessionAlreadyLive } from "../../shared/pg_errors.ts";
+import { mapDatabaseError, sessionAlreadyLive } from "../../shared/kernel/pg_errors.ts";
 
 /** A failure shaped as postgres.js raises it. */
 function databaseError(code: string, constraint: string): Error {

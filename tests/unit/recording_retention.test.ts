@@ -6,11 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { DEMO_SESSION, GUARDIAN_A_ROW, GUARDIAN_USER, STREAMER_A } from "../../dev/seed_ids.ts";
-import { createTokenVerifier } from "../../shared/auth.ts";
-import { fixedClock } from "../../shared/clock.ts";
-import { type Database, getDatabase } from "../../shared/db.ts";
-import { storageEnv } from "../../shared/env.ts";
-import { createLogger } from "../../shared/log.ts";
+import { createTokenVerifier } from "../../shared/kernel/auth.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { type Database, getDatabase } from "../../shared/kernel/db.ts";
+import { storageEnv } from "../../shared/kernel/env.ts";
+import { createLogger } from "../../shared/kernel/log.ts";
 import { applyRecordingRetention, UPLOAD_EXPIRED_ERROR } from "../../shared/recording_retention.ts";
 import { createObjectStorage, type ObjectStorage } from "../../shared/storage.ts";
 import { createCompleteUploadHandler } from "../../supabase/functions/complete-upload/handler.ts";

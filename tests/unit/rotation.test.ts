@@ -4,11 +4,11 @@
  * refuse weak or half-set previous secrets, naming them and never their values.
  */
 import assert from "node:assert/strict";
-import { fixedClock } from "../../shared/clock.ts";
-import { linkEnv, livekitWebhookPreviousEnv, parseConfig } from "../../shared/env.ts";
-import { HttpError } from "../../shared/errors.ts";
-import { createLinkSigner } from "../../shared/link.ts";
-import { createLogger } from "../../shared/log.ts";
+import { fixedClock } from "../../shared/kernel/clock.ts";
+import { linkEnv, livekitWebhookPreviousEnv, parseConfig } from "../../shared/kernel/env.ts";
+import { HttpError } from "../../shared/kernel/errors.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
+import { createLogger } from "../../shared/kernel/log.ts";
 import { createWebhookVerifier } from "../../supabase/functions/livekit-webhook/signing_keys.ts";
 import { signEvent } from "../support/webhook_events.ts";
 

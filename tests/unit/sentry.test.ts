@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
-import { HttpError } from "../../shared/errors.ts";
-import { createFunction, json } from "../../shared/http.ts";
-import { createSentryReporter, currentErrorReporter, reportErrorsTo } from "../../shared/sentry.ts";
+import { HttpError } from "../../shared/kernel/errors.ts";
+import { createFunction, json } from "../../shared/kernel/http.ts";
+import {
+  createSentryReporter,
+  currentErrorReporter,
+  reportErrorsTo,
+} from "../../shared/kernel/sentry.ts";
 import { startSentryDouble } from "../support/sentry_double.ts";
 
 const URL_ = "http://127.0.0.1/functions/v1/demo";

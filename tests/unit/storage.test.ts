@@ -4,8 +4,8 @@
  * credentials' `token_uri`, and failures that become `503 storage_unavailable`.
  */
 import assert from "node:assert/strict";
-import { HttpError } from "../../shared/errors.ts";
-import { storageEnv } from "../../shared/env.ts";
+import { HttpError } from "../../shared/kernel/errors.ts";
+import { storageEnv } from "../../shared/kernel/env.ts";
 import { createObjectStorage, type ObjectStorage } from "../../shared/storage.ts";
 import { type GcsDouble, startGcsDouble } from "../support/gcs_double.ts";
 

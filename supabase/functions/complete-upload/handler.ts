@@ -5,11 +5,11 @@
  * upload_incomplete` and it stays `uploading`. Idempotent once ready.
  */
 import { z } from "zod";
-import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
-import { readJson } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { conflict, forbidden } from "../../../shared/errors.ts";
-import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
+import { type TokenVerifier, withUser } from "../../../shared/kernel/auth.ts";
+import { readJson } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { conflict, forbidden } from "../../../shared/kernel/errors.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { findRecording, recordingNotFound, requireStorage } from "../../../shared/recordings.ts";
 import { toRecording } from "../../../shared/sessions.ts";

@@ -7,11 +7,11 @@
  * appear after.
  */
 import { z } from "zod";
-import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
-import { readJson } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { conflict, forbidden } from "../../../shared/errors.ts";
-import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
+import { type TokenVerifier, withUser } from "../../../shared/kernel/auth.ts";
+import { readJson } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { conflict, forbidden } from "../../../shared/kernel/errors.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
 import {
   findRecording,
   isInProgress,

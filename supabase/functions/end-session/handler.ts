@@ -4,13 +4,13 @@
  * deletes the room later.
  */
 import { z } from "zod";
-import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
-import { readJson } from "../../../shared/body.ts";
-import { claimsParameter, type Database } from "../../../shared/db.ts";
-import { forbidden, unauthorized } from "../../../shared/errors.ts";
-import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
+import { type TokenVerifier, withUser } from "../../../shared/kernel/auth.ts";
+import { readJson } from "../../../shared/kernel/body.ts";
+import { claimsParameter, type Database } from "../../../shared/kernel/db.ts";
+import { forbidden, unauthorized } from "../../../shared/kernel/errors.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
 import { deleteSessionRoom, type LiveKitSettings } from "../../../shared/livekit.ts";
-import { describeError } from "../../../shared/log.ts";
+import { describeError } from "../../../shared/kernel/log.ts";
 import {
   sessionFromJson,
   type SessionJson,

@@ -1,7 +1,7 @@
-import { createTokenVerifier } from "../../../shared/auth.ts";
-import { systemClock } from "../../../shared/clock.ts";
-import { reportErrorsTo } from "../../../shared/sentry.ts";
-import { databaseOf } from "../../../shared/db.ts";
+import { createTokenVerifier } from "../../../shared/kernel/auth.ts";
+import { systemClock } from "../../../shared/kernel/clock.ts";
+import { reportErrorsTo } from "../../../shared/kernel/sentry.ts";
+import { databaseOf } from "../../../shared/kernel/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -9,7 +9,7 @@ import {
   livekitRequiredEnv,
   observabilityEnv,
   parseConfig,
-} from "../../../shared/env.ts";
+} from "../../../shared/kernel/env.ts";
 import { createEndSessionHandler } from "./handler.ts";
 
 const config = parseConfig({

@@ -10,9 +10,9 @@
  * (revoked, or replaced by the service): `401 invalid_link`. 30 requests a minute per link.
  */
 import { z } from "zod";
-import { readJson, readQuery } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { conflict, invalidRequest } from "../../../shared/errors.ts";
+import { readJson, readQuery } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { conflict, invalidRequest } from "../../../shared/kernel/errors.ts";
 import {
   enforceLinkRateLimit,
   findGuardian,
@@ -25,13 +25,13 @@ import {
   type HandlerOptions,
   json,
   type RequestContext,
-} from "../../../shared/http.ts";
+} from "../../../shared/kernel/http.ts";
 import {
   findLinkToken,
   invalidLink,
   type LinkClaims,
   type LinkSigner,
-} from "../../../shared/link.ts";
+} from "../../../shared/kernel/link.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 
 const Link = z.string().min(1).max(4096);

@@ -1,6 +1,6 @@
-import { systemClock } from "../../../shared/clock.ts";
-import { reportErrorsTo } from "../../../shared/sentry.ts";
-import { databaseOf } from "../../../shared/db.ts";
+import { systemClock } from "../../../shared/kernel/clock.ts";
+import { reportErrorsTo } from "../../../shared/kernel/sentry.ts";
+import { databaseOf } from "../../../shared/kernel/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -9,8 +9,8 @@ import {
   linkEnv,
   observabilityEnv,
   parseConfig,
-} from "../../../shared/env.ts";
-import { createLinkSigner } from "../../../shared/link.ts";
+} from "../../../shared/kernel/env.ts";
+import { createLinkSigner } from "../../../shared/kernel/link.ts";
 import { createDrainRequester } from "../../../shared/outbox_drain.ts";
 import { createGuardianApprovalHandler } from "./handler.ts";
 

@@ -10,18 +10,18 @@
  * and recordings when signed in. A link alone binds nothing. 30 requests a minute per link.
  */
 import { z } from "zod";
-import type { TokenVerifier } from "../../../shared/auth.ts";
-import { readJson } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { invalidRequest } from "../../../shared/errors.ts";
+import type { TokenVerifier } from "../../../shared/kernel/auth.ts";
+import { readJson } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { invalidRequest } from "../../../shared/kernel/errors.ts";
 import {
   accountBesideLink,
   guardianFromJson,
   resolveGuardianLink,
   toGuardian,
 } from "../../../shared/guardians.ts";
-import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
-import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/link.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
+import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/kernel/link.ts";
 
 const Body = z.strictObject({ link: z.string().min(1).max(4096).optional() });
 

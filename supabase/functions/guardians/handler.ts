@@ -15,10 +15,10 @@
  * the guardian's viewer identity from every live room of the streamer.
  */
 import { z } from "zod";
-import { bearerToken, type TokenVerifier, type UserClaims } from "../../../shared/auth.ts";
-import { readJson, readQuery } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { conflict, forbidden, notFound, unauthorized } from "../../../shared/errors.ts";
+import { bearerToken, type TokenVerifier, type UserClaims } from "../../../shared/kernel/auth.ts";
+import { readJson, readQuery } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { conflict, forbidden, notFound, unauthorized } from "../../../shared/kernel/errors.ts";
 import {
   guardianFromJson,
   type GuardianRow,
@@ -31,12 +31,12 @@ import {
   type HandlerOptions,
   json,
   type RequestContext,
-} from "../../../shared/http.ts";
-import type { Logger } from "../../../shared/log.ts";
-import { guardianExists, guardianLimit } from "../../../shared/pg_errors.ts";
+} from "../../../shared/kernel/http.ts";
+import type { Logger } from "../../../shared/kernel/log.ts";
+import { guardianExists, guardianLimit } from "../../../shared/kernel/pg_errors.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
-import { rateLimited } from "../../../shared/rate_limit.ts";
-import { safeText } from "../../../shared/text.ts";
+import { rateLimited } from "../../../shared/kernel/rate_limit.ts";
+import { safeText } from "../../../shared/kernel/text.ts";
 
 /** Trimmed, lower-cased, then checked as an address; the result is what the table stores. */
 const Email = z.string().trim().toLowerCase().max(

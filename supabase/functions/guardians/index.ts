@@ -1,7 +1,7 @@
-import { createTokenVerifier } from "../../../shared/auth.ts";
-import { systemClock } from "../../../shared/clock.ts";
-import { reportErrorsTo } from "../../../shared/sentry.ts";
-import { databaseOf } from "../../../shared/db.ts";
+import { createTokenVerifier } from "../../../shared/kernel/auth.ts";
+import { systemClock } from "../../../shared/kernel/clock.ts";
+import { reportErrorsTo } from "../../../shared/kernel/sentry.ts";
+import { databaseOf } from "../../../shared/kernel/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -10,7 +10,7 @@ import {
   livekitEnv,
   observabilityEnv,
   parseConfig,
-} from "../../../shared/env.ts";
+} from "../../../shared/kernel/env.ts";
 import { createDrainRequester } from "../../../shared/outbox_drain.ts";
 import { createGuardiansHandler } from "./handler.ts";
 

@@ -1,5 +1,5 @@
 /** Reachability checks of the dependencies `health` reports on. */
-import type { Clock } from "../../../shared/clock.ts";
+import type { Clock } from "../../../shared/kernel/clock.ts";
 
 /** The outcome of one check. */
 export interface CheckResult {

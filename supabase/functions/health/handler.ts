@@ -1,6 +1,6 @@
 /** `GET health`: database reachability, configured features, and their reachability. */
-import type { Database } from "../../../shared/db.ts";
-import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
 import { cached, type Check, httpProbe, timed } from "./checks.ts";
 
 /** What `health` reports as configured (never any value of a setting). */

@@ -1,6 +1,6 @@
-import { systemClock } from "../../../shared/clock.ts";
-import { reportErrorsTo } from "../../../shared/sentry.ts";
-import { databaseOf } from "../../../shared/db.ts";
+import { systemClock } from "../../../shared/kernel/clock.ts";
+import { reportErrorsTo } from "../../../shared/kernel/sentry.ts";
+import { databaseOf } from "../../../shared/kernel/db.ts";
 import {
   corsEnv,
   databaseEnv,
@@ -9,7 +9,7 @@ import {
   observabilityEnv,
   parseConfig,
   storageEnv,
-} from "../../../shared/env.ts";
+} from "../../../shared/kernel/env.ts";
 import { createHealthHandler } from "./handler.ts";
 
 const config = parseConfig({

@@ -6,12 +6,12 @@
  * bucket.
  */
 import { z } from "zod";
-import { bearerToken, type TokenVerifier } from "../../../shared/auth.ts";
-import { readJson } from "../../../shared/body.ts";
-import { claimsParameter, type Database } from "../../../shared/db.ts";
-import { conflict, invalidRequest, unauthorized } from "../../../shared/errors.ts";
-import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
-import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
+import { bearerToken, type TokenVerifier } from "../../../shared/kernel/auth.ts";
+import { readJson } from "../../../shared/kernel/body.ts";
+import { claimsParameter, type Database } from "../../../shared/kernel/db.ts";
+import { conflict, invalidRequest, unauthorized } from "../../../shared/kernel/errors.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
+import { findLinkToken, type LinkSigner } from "../../../shared/kernel/link.ts";
 import {
   guardianIdentity,
   issueGrant,
@@ -19,7 +19,7 @@ import {
   roomNameFor,
   streamerIdentity,
 } from "../../../shared/livekit.ts";
-import { enforceRateLimit, rateLimited } from "../../../shared/rate_limit.ts";
+import { enforceRateLimit, rateLimited } from "../../../shared/kernel/rate_limit.ts";
 import {
   sessionFromJson,
   type SessionJson,

@@ -13,16 +13,21 @@
  * an event echoes (egress storage credentials) is removed before it is stored or logged.
  */
 import type postgres from "postgres";
-import { readText, WEBHOOK_BODY_LIMIT } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { HttpError, invalidRequest } from "../../../shared/errors.ts";
-import { createFunction, type HandlerOptions, json, toHttpError } from "../../../shared/http.ts";
+import { readText, WEBHOOK_BODY_LIMIT } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { HttpError, invalidRequest } from "../../../shared/kernel/errors.ts";
+import {
+  createFunction,
+  type HandlerOptions,
+  json,
+  toHttpError,
+} from "../../../shared/kernel/http.ts";
 import {
   type LiveKitSettings,
   type RecordingTarget,
   startStreamerEgress,
 } from "../../../shared/livekit.ts";
-import { describeError, type Logger } from "../../../shared/log.ts";
+import { describeError, type Logger } from "../../../shared/kernel/log.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
 import { type EventJson, eventTime, readEvent, roomOf } from "./events.ts";
 import { oversizedFields, withoutSecrets } from "./payload.ts";

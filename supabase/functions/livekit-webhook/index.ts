@@ -1,7 +1,7 @@
-import { systemClock } from "../../../shared/clock.ts";
-import { reportErrorsTo } from "../../../shared/sentry.ts";
+import { systemClock } from "../../../shared/kernel/clock.ts";
+import { reportErrorsTo } from "../../../shared/kernel/sentry.ts";
 import { recordingTargetOf } from "../../../shared/livekit.ts";
-import { databaseOf } from "../../../shared/db.ts";
+import { databaseOf } from "../../../shared/kernel/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -13,7 +13,7 @@ import {
   observabilityEnv,
   parseConfig,
   storageEnv,
-} from "../../../shared/env.ts";
+} from "../../../shared/kernel/env.ts";
 import { createDrainRequester } from "../../../shared/outbox_drain.ts";
 import { createWebhookHandler } from "./handler.ts";
 

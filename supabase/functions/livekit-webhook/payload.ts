@@ -5,7 +5,7 @@
  * participant. So before anything is stored or logged, key material is removed, and a field
  * too large for the columns and indexes it reaches is refused with `400`.
  */
-import type { FieldIssue } from "../../../shared/errors.ts";
+import type { FieldIssue } from "../../../shared/kernel/errors.ts";
 
 /**
  * Keys whose values are secrets wherever they appear (compared lower-case, without `_` or

@@ -11,9 +11,9 @@
  * gets no consent email again until it turns one on here.
  */
 import { z } from "zod";
-import { readJson, readQuery, readText, validate } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { HttpError, invalidRequest } from "../../../shared/errors.ts";
+import { readJson, readQuery, readText, validate } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { HttpError, invalidRequest } from "../../../shared/kernel/errors.ts";
 import {
   guardianFromJson,
   type GuardianRow,
@@ -26,8 +26,8 @@ import {
   type HandlerOptions,
   json,
   type RequestContext,
-} from "../../../shared/http.ts";
-import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/link.ts";
+} from "../../../shared/kernel/http.ts";
+import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/kernel/link.ts";
 
 const Link = z.string().min(1).max(4096);
 

@@ -1,14 +1,14 @@
-import { systemClock } from "../../../shared/clock.ts";
-import { reportErrorsTo } from "../../../shared/sentry.ts";
-import { databaseOf } from "../../../shared/db.ts";
+import { systemClock } from "../../../shared/kernel/clock.ts";
+import { reportErrorsTo } from "../../../shared/kernel/sentry.ts";
+import { databaseOf } from "../../../shared/kernel/db.ts";
 import {
   corsEnv,
   databaseEnv,
   linkEnv,
   observabilityEnv,
   parseConfig,
-} from "../../../shared/env.ts";
-import { createLinkSigner } from "../../../shared/link.ts";
+} from "../../../shared/kernel/env.ts";
+import { createLinkSigner } from "../../../shared/kernel/link.ts";
 import { createNotificationPreferencesHandler } from "./handler.ts";
 
 const config = parseConfig({

@@ -4,13 +4,13 @@
  * JSON document; the alert rules of alerts.ts are applied to it, so monitoring can page on
  * `status` or on an alert's code. docs/slos.md explains every figure.
  */
-import { type TokenVerifier, withService } from "../../../shared/auth.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
-import type { Database } from "../../../shared/db.ts";
-import { invalidRequest } from "../../../shared/errors.ts";
-import { createFunction, json } from "../../../shared/http.ts";
-import type { LogSink } from "../../../shared/log.ts";
+import { type TokenVerifier, withService } from "../../../shared/kernel/auth.ts";
+import type { Clock } from "../../../shared/kernel/clock.ts";
+import type { CorsOptions } from "../../../shared/kernel/cors.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { invalidRequest } from "../../../shared/kernel/errors.ts";
+import { createFunction, json } from "../../../shared/kernel/http.ts";
+import type { LogSink } from "../../../shared/kernel/log.ts";
 import { evaluateAlerts, type OverviewFigures } from "./alerts.ts";
 
 /** Options of {@linkcode createOpsHandler}. */

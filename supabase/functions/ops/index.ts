@@ -1,14 +1,14 @@
-import { createTokenVerifier } from "../../../shared/auth.ts";
-import { systemClock } from "../../../shared/clock.ts";
-import { databaseOf } from "../../../shared/db.ts";
+import { createTokenVerifier } from "../../../shared/kernel/auth.ts";
+import { systemClock } from "../../../shared/kernel/clock.ts";
+import { databaseOf } from "../../../shared/kernel/db.ts";
 import {
   authEnv,
   corsEnv,
   databaseEnv,
   observabilityEnv,
   parseConfig,
-} from "../../../shared/env.ts";
-import { reportErrorsTo } from "../../../shared/sentry.ts";
+} from "../../../shared/kernel/env.ts";
+import { reportErrorsTo } from "../../../shared/kernel/sentry.ts";
 import { createOpsHandler } from "./handler.ts";
 
 const config = parseConfig({

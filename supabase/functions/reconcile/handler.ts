@@ -8,12 +8,17 @@
  * run, succeeded or failed, is recorded for the operator's view (runs.ts).
  */
 import { z } from "zod";
-import { type TokenVerifier, withService } from "../../../shared/auth.ts";
-import { readJson } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { createFunction, type HandlerOptions, json, toHttpError } from "../../../shared/http.ts";
+import { type TokenVerifier, withService } from "../../../shared/kernel/auth.ts";
+import { readJson } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import {
+  createFunction,
+  type HandlerOptions,
+  json,
+  toHttpError,
+} from "../../../shared/kernel/http.ts";
 import { listRoomNames, type LiveKitSettings } from "../../../shared/livekit.ts";
-import { describeError } from "../../../shared/log.ts";
+import { describeError } from "../../../shared/kernel/log.ts";
 import type { RecordingRetentionResult } from "../../../shared/recording_retention.ts";
 import {
   abandonStaleSessions,

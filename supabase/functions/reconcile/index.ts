@@ -1,7 +1,7 @@
-import { createTokenVerifier } from "../../../shared/auth.ts";
-import { systemClock } from "../../../shared/clock.ts";
-import { reportErrorsTo } from "../../../shared/sentry.ts";
-import { databaseOf } from "../../../shared/db.ts";
+import { createTokenVerifier } from "../../../shared/kernel/auth.ts";
+import { systemClock } from "../../../shared/kernel/clock.ts";
+import { reportErrorsTo } from "../../../shared/kernel/sentry.ts";
+import { databaseOf } from "../../../shared/kernel/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -11,7 +11,7 @@ import {
   parseConfig,
   recordingRetentionEnv,
   storageEnv,
-} from "../../../shared/env.ts";
+} from "../../../shared/kernel/env.ts";
 import { applyRecordingRetention } from "../../../shared/recording_retention.ts";
 import { getObjectStorage } from "../../../shared/storage.ts";
 import { createReconcileHandler } from "./handler.ts";

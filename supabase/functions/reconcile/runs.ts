@@ -2,7 +2,7 @@
  * Each reconcile run leaves a row for the operator's view (`ops`): when it ran and its counts,
  * or the contract's error code of its failure (private.record_reconcile_run).
  */
-import type { Database } from "../../../shared/db.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
 
 /** How one run ended. */
 export type ReconcileRunEnd =

@@ -4,14 +4,14 @@
  * service_role. A session is healed in its own transaction under its row lock, the same lock
  * the webhook takes (`lockSession` in shared/session_state.ts), so the two never fight.
  */
-import type { Database } from "../../../shared/db.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
 import { applyEgressReport, type EgressJson, readEgress } from "../../../shared/egress.ts";
 import {
   deleteSessionRoom,
   listRoomEgress,
   type LiveKitSettings,
 } from "../../../shared/livekit.ts";
-import { describeError, type Logger } from "../../../shared/log.ts";
+import { describeError, type Logger } from "../../../shared/kernel/log.ts";
 import { endSession, lockSession } from "../../../shared/session_state.ts";
 
 /** A session never live after this long is abandoned (API.md). */

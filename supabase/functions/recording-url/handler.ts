@@ -5,18 +5,18 @@
  * `Content-Disposition` naming the file after the session.
  */
 import { z } from "zod";
-import { bearerToken, type TokenVerifier } from "../../../shared/auth.ts";
-import { readQuery } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { conflict, invalidRequest } from "../../../shared/errors.ts";
+import { bearerToken, type TokenVerifier } from "../../../shared/kernel/auth.ts";
+import { readQuery } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { conflict, invalidRequest } from "../../../shared/kernel/errors.ts";
 import {
   createFunction,
   type HandlerOptions,
   json,
   type RequestContext,
-} from "../../../shared/http.ts";
-import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/link.ts";
-import { enforceRateLimit } from "../../../shared/rate_limit.ts";
+} from "../../../shared/kernel/http.ts";
+import { findLinkToken, invalidLink, type LinkSigner } from "../../../shared/kernel/link.ts";
+import { enforceRateLimit } from "../../../shared/kernel/rate_limit.ts";
 import {
   DOWNLOAD_URL_LIFETIME_SECONDS,
   findRecording,

@@ -1,7 +1,7 @@
-import { createTokenVerifier } from "../../../shared/auth.ts";
-import { systemClock } from "../../../shared/clock.ts";
-import { reportErrorsTo } from "../../../shared/sentry.ts";
-import { databaseOf } from "../../../shared/db.ts";
+import { createTokenVerifier } from "../../../shared/kernel/auth.ts";
+import { systemClock } from "../../../shared/kernel/clock.ts";
+import { reportErrorsTo } from "../../../shared/kernel/sentry.ts";
+import { databaseOf } from "../../../shared/kernel/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -10,8 +10,8 @@ import {
   observabilityEnv,
   parseConfig,
   storageEnv,
-} from "../../../shared/env.ts";
-import { createLinkSigner } from "../../../shared/link.ts";
+} from "../../../shared/kernel/env.ts";
+import { createLinkSigner } from "../../../shared/kernel/link.ts";
 import { getObjectStorage } from "../../../shared/storage.ts";
 import { createRecordingUrlHandler } from "./handler.ts";
 

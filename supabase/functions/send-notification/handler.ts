@@ -5,11 +5,11 @@
  * emails are retried later (`retried`), and the call still answers 200.
  */
 import { z } from "zod";
-import { type TokenVerifier, withService } from "../../../shared/auth.ts";
-import { readJson } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
-import type { LinkSigner } from "../../../shared/link.ts";
+import { type TokenVerifier, withService } from "../../../shared/kernel/auth.ts";
+import { readJson } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
+import type { LinkSigner } from "../../../shared/kernel/link.ts";
 import type { Mailer } from "./mailer.ts";
 import { drainOutbox } from "./outbox.ts";
 import { renderNotification, type RenderSettings } from "./render.ts";

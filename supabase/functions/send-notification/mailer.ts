@@ -4,9 +4,9 @@
  * `captured_emails` table for local runs. Failures become a {@linkcode DeliveryError} that says
  * whether trying again can help.
  */
-import type { Clock } from "../../../shared/clock.ts";
-import type { Database } from "../../../shared/db.ts";
-import { redactText } from "../../../shared/log.ts";
+import type { Clock } from "../../../shared/kernel/clock.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { redactText } from "../../../shared/kernel/log.ts";
 import { parseRetryAfter } from "./backoff.ts";
 
 /** One rendered email, ready to hand over. */

@@ -8,9 +8,9 @@
  * Consent emails are rationed per address: at most 3 per rolling 24 hours across all streamers
  * (`private.consent_email_slot`); the rest wait in the outbox until a slot frees, and none is lost.
  */
-import type { Clock } from "../../../shared/clock.ts";
-import type { Database } from "../../../shared/db.ts";
-import { describeError, type Logger } from "../../../shared/log.ts";
+import type { Clock } from "../../../shared/kernel/clock.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { describeError, type Logger } from "../../../shared/kernel/log.ts";
 import { MAX_ATTEMPTS, retryDelaySeconds } from "./backoff.ts";
 import { DeliveryError, type Mailer, type OutgoingEmail } from "./mailer.ts";
 import type { Notification, NotificationKind } from "./render.ts";

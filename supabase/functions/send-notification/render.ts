@@ -9,7 +9,11 @@
  * never send to a server. Stream emails also carry `List-Unsubscribe` (the
  * notification-preferences URL with a preferences link) and `List-Unsubscribe-Post` (RFC 8058).
  */
-import { LINK_LIFETIME_SECONDS, type LinkSigner, type LinkType } from "../../../shared/link.ts";
+import {
+  LINK_LIFETIME_SECONDS,
+  type LinkSigner,
+  type LinkType,
+} from "../../../shared/kernel/link.ts";
 import type { OutgoingEmail } from "./mailer.ts";
 
 /** The kinds of `notification_outbox`. */

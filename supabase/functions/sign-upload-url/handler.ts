@@ -8,12 +8,12 @@
  * `429 rate_limited` with `Retry-After`.
  */
 import { z } from "zod";
-import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
-import { readJson } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { forbidden, HttpError } from "../../../shared/errors.ts";
-import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
-import { enforceRateLimit } from "../../../shared/rate_limit.ts";
+import { type TokenVerifier, withUser } from "../../../shared/kernel/auth.ts";
+import { readJson } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { forbidden, HttpError } from "../../../shared/kernel/errors.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
+import { enforceRateLimit } from "../../../shared/kernel/rate_limit.ts";
 import {
   MAX_UPLOAD_BYTES,
   recordingFromJson,

@@ -16,15 +16,15 @@
  * retry instead of handing out a grant for a room that does not exist.
  */
 import { z } from "zod";
-import { withUser } from "../../../shared/auth.ts";
-import type { TokenVerifier } from "../../../shared/auth.ts";
-import { readJson } from "../../../shared/body.ts";
-import type { Clock } from "../../../shared/clock.ts";
-import type { CorsOptions } from "../../../shared/cors.ts";
-import { claimsParameter, type Database } from "../../../shared/db.ts";
-import { conflict, invalidRequest, unauthorized } from "../../../shared/errors.ts";
-import { createFunction, json } from "../../../shared/http.ts";
-import { sessionAlreadyLive } from "../../../shared/pg_errors.ts";
+import { withUser } from "../../../shared/kernel/auth.ts";
+import type { TokenVerifier } from "../../../shared/kernel/auth.ts";
+import { readJson } from "../../../shared/kernel/body.ts";
+import type { Clock } from "../../../shared/kernel/clock.ts";
+import type { CorsOptions } from "../../../shared/kernel/cors.ts";
+import { claimsParameter, type Database } from "../../../shared/kernel/db.ts";
+import { conflict, invalidRequest, unauthorized } from "../../../shared/kernel/errors.ts";
+import { createFunction, json } from "../../../shared/kernel/http.ts";
+import { sessionAlreadyLive } from "../../../shared/kernel/pg_errors.ts";
 import {
   createSessionRoom,
   issueGrant,
@@ -33,10 +33,10 @@ import {
   roomNameFor,
   streamerIdentity,
 } from "../../../shared/livekit.ts";
-import { describeError, type Logger, type LogSink } from "../../../shared/log.ts";
-import { type RateLimit, rateLimited, rateLimitKey } from "../../../shared/rate_limit.ts";
+import { describeError, type Logger, type LogSink } from "../../../shared/kernel/log.ts";
+import { type RateLimit, rateLimited, rateLimitKey } from "../../../shared/kernel/rate_limit.ts";
 import { sessionFromJson, type SessionJson, toSession } from "../../../shared/sessions.ts";
-import { safeText } from "../../../shared/text.ts";
+import { safeText } from "../../../shared/kernel/text.ts";
 
 /** A `client.*` string: as sent (not trimmed), possibly empty, on one printable line. */
 function clientText(label: string, max: number) {

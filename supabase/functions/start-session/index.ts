@@ -1,8 +1,8 @@
-import { createTokenVerifier } from "../../../shared/auth.ts";
-import { systemClock } from "../../../shared/clock.ts";
-import { reportErrorsTo } from "../../../shared/sentry.ts";
+import { createTokenVerifier } from "../../../shared/kernel/auth.ts";
+import { systemClock } from "../../../shared/kernel/clock.ts";
+import { reportErrorsTo } from "../../../shared/kernel/sentry.ts";
 import { recordingTargetOf } from "../../../shared/livekit.ts";
-import { databaseOf } from "../../../shared/db.ts";
+import { databaseOf } from "../../../shared/kernel/db.ts";
 import {
   authEnv,
   corsEnv,
@@ -12,7 +12,7 @@ import {
   observabilityEnv,
   parseConfig,
   storageEnv,
-} from "../../../shared/env.ts";
+} from "../../../shared/kernel/env.ts";
 import { createStartSessionHandler } from "./handler.ts";
 
 const config = parseConfig({

@@ -4,12 +4,12 @@
  * recordings, by `?sessionId=` (signed-in) or by a watch link (30 requests a minute per link).
  */
 import { z } from "zod";
-import { type TokenVerifier, withUser } from "../../../shared/auth.ts";
-import { readQuery } from "../../../shared/body.ts";
-import type { Database } from "../../../shared/db.ts";
-import { createFunction, type HandlerOptions, json } from "../../../shared/http.ts";
-import { findLinkToken, type LinkSigner } from "../../../shared/link.ts";
-import { enforceRateLimit, type RateLimit } from "../../../shared/rate_limit.ts";
+import { type TokenVerifier, withUser } from "../../../shared/kernel/auth.ts";
+import { readQuery } from "../../../shared/kernel/body.ts";
+import type { Database } from "../../../shared/kernel/db.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
+import { findLinkToken, type LinkSigner } from "../../../shared/kernel/link.ts";
+import { enforceRateLimit, type RateLimit } from "../../../shared/kernel/rate_limit.ts";
 import {
   findSession,
   listActiveSessionsAs,
