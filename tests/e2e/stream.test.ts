@@ -15,7 +15,7 @@ import { startLocalBucket } from "../../dev/local_bucket.ts";
 import { startMediaStack } from "../../dev/media_stack.ts";
 import { freePort } from "../../dev/service_process.ts";
 import { GUARDIAN_A_ROW, STREAMER_A } from "../../dev/seed_ids.ts";
-import { createLinkSigner } from "../../shared/link.ts";
+import { createLinkSigner } from "../../shared/kernel/link.ts";
 import { apiClient } from "../support/api.ts";
 import { startServer, testSecret } from "../support/stack.ts";
 import { serviceToken, userToken } from "../support/tokens.ts";
