@@ -217,32 +217,52 @@ Deno.test({
         );
       });
 
-      await t.step({
-        name: "the headset drops and rejoins: still live, never two egresses",
-        // Known defect, found by this step on the real stack: after a rejoin two egresses record
-        // the streamer at once (livekit-webhook restarts egress while LiveKit's first one is
-        // still active). Its owner un-ignores this step with the fix.
-        ignore: true,
-        fn: async () => {
+      await t.step(
+        "the headset drops and rejoins: still live, recorded again, never two egresses",
+        async () => {
+          const before = (await recordingEgresses(roomName)).map((e) => e.egressId);
           await headset.leave();
           await sleep(1500);
           const grant = await api.post("livekit-token", { sessionId }, { token: streamer });
           assert.equal(grant.status, 200);
           headset = await publish(grant.body.livekit);
           headsets.push(headset);
-          // Each published track is an event that may restart the streamer's egress; at no time
-          // do two egresses record them.
+          // Each published track is an event that might restart the streamer's egress; LiveKit's
+          // auto egress records the new connection, and at no time do two egresses record it.
           for (let i = 0; i < 20; i++) {
             const active = await recordingEgresses(roomName);
             assert.ok(active.length <= 1, `two egresses at once: ${active.map((e) => e.egressId)}`);
             await sleep(250);
           }
+          const [again] = await until(
+            "the rejoined connection's egress",
+            async () => {
+              const active = await recordingEgresses(roomName);
+              return active.length === 1 && !before.includes(active[0].egressId)
+                ? active
+                : undefined;
+            },
+            30_000,
+            async () => ({
+              egresses: (await egresses.listEgress({ roomName })).map((e) =>
+                `${e.egressId}:${EgressStatus[e.status]}:${e.error}`
+              ),
+              events: (await sql<{ event: string; outcome: string }[]>`
+                select event, outcome from public.webhook_events where room_name = ${roomName}
+                 order by received_at`).map((row) => `${row.event}:${row.outcome}`),
+            }),
+          );
+          await until("its recording", async () =>
+            (await sql`
+              select 1 from public.recordings
+               where session_id = ${sessionId} and egress_id = ${again.egressId}
+                 and status = 'recording'`).length > 0 || undefined);
           assert.equal((await session(sessionId)).session.status, "live");
           const failed = await sql`
           select 1 from public.webhook_events where room_name = ${roomName} and outcome = 'failed'`;
           assert.equal(failed.length, 0, "every event of the rejoin was applied");
         },
-      });
+      );
 
       await t.step(
         "end-session deletes the room; room_finished; one ended email each",
