@@ -5,26 +5,20 @@
  * `status` or on an alert's code. docs/slos.md explains every figure.
  */
 import { type TokenVerifier, withService } from "../../../shared/kernel/auth.ts";
-import type { Clock } from "../../../shared/kernel/clock.ts";
-import type { CorsOptions } from "../../../shared/kernel/cors.ts";
 import type { Database } from "../../../shared/kernel/db.ts";
 import { invalidRequest } from "../../../shared/kernel/errors.ts";
-import { createFunction, json } from "../../../shared/kernel/http.ts";
-import type { LogSink } from "../../../shared/kernel/log.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
 import { evaluateAlerts, type OverviewFigures } from "./alerts.ts";
 
 /** Options of {@linkcode createOpsHandler}. */
-export interface OpsOptions {
+export interface OpsOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 /** Builds the `ops` function. */
 export function createOpsHandler(options: OpsOptions) {
-  return createFunction({ name: "ops", cors: options.cors, logSink: options.logSink }, {
+  return createFunction({ ...options, name: "ops" }, {
     GET: withService({ verifier: options.verifier }, async (request, context) => {
       const parameters = [...new URL(request.url).searchParams.keys()];
       if (parameters.length > 0) {

@@ -16,14 +16,11 @@
  * retry instead of handing out a grant for a room that does not exist.
  */
 import { z } from "zod";
-import { withUser } from "../../../shared/kernel/auth.ts";
-import type { TokenVerifier } from "../../../shared/kernel/auth.ts";
+import { type TokenVerifier, withUser } from "../../../shared/kernel/auth.ts";
 import { readJson } from "../../../shared/kernel/body.ts";
-import type { Clock } from "../../../shared/kernel/clock.ts";
-import type { CorsOptions } from "../../../shared/kernel/cors.ts";
 import { claimsParameter, type Database } from "../../../shared/kernel/db.ts";
 import { conflict, invalidRequest, unauthorized } from "../../../shared/kernel/errors.ts";
-import { createFunction, json } from "../../../shared/kernel/http.ts";
+import { createFunction, type HandlerOptions, json } from "../../../shared/kernel/http.ts";
 import { sessionAlreadyLive } from "../../../shared/kernel/pg_errors.ts";
 import {
   createSessionRoom,
@@ -33,7 +30,7 @@ import {
   roomNameFor,
   streamerIdentity,
 } from "../../../shared/livekit.ts";
-import { describeError, type Logger, type LogSink } from "../../../shared/kernel/log.ts";
+import { describeError, type Logger } from "../../../shared/kernel/log.ts";
 import { type RateLimit, rateLimited, rateLimitKey } from "../../../shared/kernel/rate_limit.ts";
 import { sessionFromJson, type SessionJson, toSession } from "../../../shared/sessions.ts";
 import { safeText } from "../../../shared/kernel/text.ts";
@@ -76,15 +73,12 @@ interface RoomTarget {
 }
 
 /** Options of {@linkcode createStartSessionHandler}. */
-export interface StartSessionOptions {
+export interface StartSessionOptions extends HandlerOptions {
   db: Database;
   verifier: TokenVerifier;
   livekit: LiveKitSettings;
   /** Where egress records; without it sessions are not recorded. */
   recording?: RecordingTarget;
-  cors: CorsOptions;
-  clock: Clock;
-  logSink?: LogSink;
 }
 
 async function sha256(text: string): Promise<string> {
@@ -143,7 +137,7 @@ export function createStartSessionHandler(options: StartSessionOptions) {
     }
   }
 
-  return createFunction({ name: OPERATION, cors: options.cors, logSink: options.logSink }, {
+  return createFunction({ ...options, name: OPERATION }, {
     POST: withUser({ verifier: options.verifier }, async (request, context, user) => {
       const key = idempotencyKeyOf(request);
       const input = await readJson(request, Body);
