@@ -8,14 +8,8 @@
  * Without the livekit-server binary the test is skipped, unless `VIEWER_LIVE_REQUIRED=1` (CI).
  */
 import assert from "node:assert/strict";
-import * as esbuild from "esbuild";
-import { fileURLToPath } from "node:url";
 import { GUARDIAN_A_ROW, STREAMER_A } from "../../dev/seed_ids.ts";
-import { findMediaBinaries } from "../../dev/livekit_binaries.ts";
-import { startLiveKitServer } from "../../dev/livekit_server.ts";
-import { freePort } from "../../dev/service_process.ts";
 import { createLinkSigner } from "../../shared/kernel/link.ts";
-import { startServer, testSecret } from "../support/stack.ts";
 import { userToken } from "../support/tokens.ts";
 import {
   assertAccessibleLayout,
@@ -24,6 +18,7 @@ import {
   VIEWPORTS,
   waitForStatus,
 } from "./browser.ts";
+import { findLiveKitServer, startLiveStack, startPublishing } from "./live_stack.ts";
 
 // The callbacks given to `page.evaluate` run in Chromium (see `browser.ts`).
 // deno-lint-ignore no-explicit-any
@@ -33,113 +28,27 @@ declare const performance: PageGlobal;
 declare const globalThis: PageGlobal;
 declare const MutationObserver: PageGlobal;
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const binaries = await findMediaBinaries({ build: false, log: () => {} });
+const livekitServer = await findLiveKitServer();
 const required = Deno.env.get("VIEWER_LIVE_REQUIRED") === "1";
-
-/** The streamer's page: a moving 1280×720 canvas and a 440 Hz tone, published to the room. */
-const PUBLISHER = `
-import { LocalAudioTrack, LocalVideoTrack, Room, Track } from "livekit-client";
-globalThis.publish = async (url, token) => {
-  const canvas = document.createElement("canvas");
-  canvas.width = 1280;
-  canvas.height = 720;
-  document.body.append(canvas);
-  const context = canvas.getContext("2d");
-  let frame = 0;
-  setInterval(() => {
-    context.fillStyle = "hsl(" + (frame * 5) % 360 + " 70% 45%)";
-    context.fillRect(0, 0, 1280, 720);
-    context.fillStyle = "#fff";
-    context.font = "160px sans-serif";
-    context.fillText(String(frame++), 80, 420);
-  }, 33);
-  const audio = new AudioContext();
-  const tone = audio.createOscillator();
-  const destination = audio.createMediaStreamDestination();
-  tone.connect(destination);
-  tone.start();
-  const room = new Room();
-  await room.connect(url, token);
-  await room.localParticipant.publishTrack(
-    new LocalVideoTrack(canvas.captureStream(30).getVideoTracks()[0]),
-    {
-      source: Track.Source.Camera,
-      simulcast: false,
-      videoEncoding: { maxBitrate: 3000000, maxFramerate: 30 },
-    },
-  );
-  await room.localParticipant.publishTrack(
-    new LocalAudioTrack(destination.stream.getAudioTracks()[0]),
-    { source: Track.Source.Microphone },
-  );
-  globalThis.room = room;
-};`;
-
-async function publisherScript(): Promise<string> {
-  const result = await esbuild.build({
-    stdin: { contents: PUBLISHER, resolveDir: REPO_ROOT, loader: "js" },
-    bundle: true,
-    format: "esm",
-    minify: true,
-    write: false,
-    logLevel: "warning",
-  });
-  await esbuild.stop();
-  return result.outputFiles[0].text;
-}
 
 Deno.test({
   name: "a watch link shows the streamer live in Chromium, with sound on unmute, until it ends",
-  ignore: !binaries.livekitServer && !required,
+  ignore: !livekitServer && !required,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    assert.ok(binaries.livekitServer, "livekit-server is not built: run dev/build_livekit.sh");
-    const apiKey = "viewer-live-test";
-    const apiSecret = testSecret();
-    const livekitPort = freePort();
-    const workDir = await Deno.makeTempDir({ prefix: "viewer-live-" });
-    const server = await startServer({
-      env: {
-        LIVEKIT_URL: `ws://127.0.0.1:${livekitPort}`,
-        LIVEKIT_API_KEY: apiKey,
-        LIVEKIT_API_SECRET: apiSecret,
-      },
-    });
-    const livekit = await startLiveKitServer({
-      binary: binaries.livekitServer.path,
-      apiKey,
-      apiSecret,
-      port: livekitPort,
-      webhookUrl: `${server.url}/functions/v1/livekit-webhook`,
-      workDir,
-    }).catch(async (error) => {
-      await server.stop();
-      throw error;
-    });
+    assert.ok(livekitServer, "livekit-server is not built: run dev/build_livekit.sh");
+    const stack = await startLiveStack(livekitServer);
+    const { server } = stack;
     const browser = await launchChromium();
     try {
       const streamerToken = await userToken(server.env.SUPABASE_JWT_SECRET, STREAMER_A);
-      const started = await fetch(`${server.url}/functions/v1/start-session`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${streamerToken}`, "content-type": "application/json" },
-        body: JSON.stringify({ title: "Live test", record: false }),
+      const { session } = await startPublishing({
+        stack,
+        browser,
+        streamerToken,
+        title: "Live test",
       });
-      assert.equal(started.status, 201, await started.clone().text());
-      const { session, livekit: grant } = await started.json();
-
-      const streamer = await browser.newPage();
-      await streamer.setContent(
-        `<!doctype html><body><script type="module">${
-          (await publisherScript()).replaceAll("</script", "<\\/script")
-        }</script></body>`,
-      );
-      await streamer.waitForFunction(() => typeof globalThis.publish === "function");
-      await streamer.evaluate(
-        ([url, token]: string[]) => globalThis.publish(url, token),
-        [grant.url, grant.token],
-      );
 
       const link = await createLinkSigner(server.env.LINK_SIGNING_SECRET).sign({
         type: "watch",
@@ -223,9 +132,7 @@ Deno.test({
       });
     } finally {
       await browser.close().catch(() => {});
-      await livekit.stop().catch(() => {});
-      await server.stop();
-      await Deno.remove(workDir, { recursive: true }).catch(() => {});
+      await stack.stop();
     }
   },
 });

@@ -4,7 +4,7 @@
  * streamer publishing a moving 1280×720 canvas and a tone from a Chromium page with
  * livekit-client, as the headset would, through a grant from `start-session`.
  *
- * Not a test file: `watch_safety_browser.ts` imports it.
+ * Not a test file: `live_browser.ts` and `watch_safety_browser.ts` import it.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -141,6 +141,7 @@ export async function startPublishing(
       "content-type": "application/json",
     },
     body: JSON.stringify({ title: options.title, record: false }),
+    signal: AbortSignal.timeout(30_000),
   });
   assert.equal(started.status, 201, await started.clone().text());
   const { session, livekit: grant } = await started.json();
@@ -151,10 +152,26 @@ export async function startPublishing(
     }</script></body>`,
   );
   await page.waitForFunction(() => typeof globalThis.publish === "function");
-  await page.evaluate(
+  // Bounded: `page.evaluate` itself waits as long as the promise does.
+  const publishing = page.evaluate(
     ([url, token]: string[]) => globalThis.publish(url, token),
     [grant.url, grant.token],
   );
+  publishing.catch(() => {}); // A late failure after the timeout is already reported.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      publishing,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("The streamer's page did not publish within 30 s")),
+          30_000,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
   return { session, roomName: grant.roomName, page };
 }
 

@@ -62,6 +62,7 @@ async function call(stack: LiveStack, name: string, init: Call) {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
     headers,
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    signal: AbortSignal.timeout(30_000),
   });
   return { status: response.status, json: await response.json() };
 }
