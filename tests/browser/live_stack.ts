@@ -75,7 +75,10 @@ export async function startLiveStack(binary: Found): Promise<LiveStack> {
   };
 }
 
-/** The streamer's page: a moving 1280×720 canvas and a 440 Hz tone, published to the room. */
+/**
+ * The streamer's page: `publish` sends a moving 1280×720 canvas and a 440 Hz tone to the room;
+ * `join` only connects (a client that bypasses the viewer page, holding a grant).
+ */
 const PUBLISHER = `
 import { LocalAudioTrack, LocalVideoTrack, Room, Track } from "livekit-client";
 globalThis.publish = async (url, token) => {
@@ -112,6 +115,11 @@ globalThis.publish = async (url, token) => {
     { source: Track.Source.Microphone },
   );
   globalThis.room = room;
+};
+globalThis.join = async (url, token) => {
+  const room = new Room();
+  await room.connect(url, token);
+  globalThis.room = room;
 };`;
 
 async function publisherScript(): Promise<string> {
@@ -125,6 +133,18 @@ async function publisherScript(): Promise<string> {
   });
   await esbuild.stop();
   return result.outputFiles[0].text;
+}
+
+/** A new Chromium page with livekit-client and the `publish` and `join` functions above. */
+export async function openClientPage(browser: Browser): Promise<Page> {
+  const page = await browser.newPage();
+  await page.setContent(
+    `<!doctype html><body><script type="module">${
+      (await publisherScript()).replaceAll("</script", "<\\/script")
+    }</script></body>`,
+  );
+  await page.waitForFunction(() => typeof globalThis.join === "function");
+  return page;
 }
 
 /**
@@ -145,13 +165,7 @@ export async function startPublishing(
   });
   assert.equal(started.status, 201, await started.clone().text());
   const { session, livekit: grant } = await started.json();
-  const page = await options.browser.newPage();
-  await page.setContent(
-    `<!doctype html><body><script type="module">${
-      (await publisherScript()).replaceAll("</script", "<\\/script")
-    }</script></body>`,
-  );
-  await page.waitForFunction(() => typeof globalThis.publish === "function");
+  const page = await openClientPage(options.browser);
   // Bounded: `page.evaluate` itself waits as long as the promise does.
   const publishing = page.evaluate(
     ([url, token]: string[]) => globalThis.publish(url, token),

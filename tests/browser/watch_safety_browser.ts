@@ -24,6 +24,7 @@ import { launchChromium, pageErrors, waitForStatus } from "./browser.ts";
 import {
   findLiveKitServer,
   type LiveStack,
+  openClientPage,
   startLiveStack,
   startPublishing,
   waitForFramesToAdvance,
@@ -33,6 +34,7 @@ import {
 // deno-lint-ignore no-explicit-any
 type PageGlobal = any;
 declare const document: PageGlobal;
+declare const globalThis: PageGlobal;
 
 const livekitServer = await findLiveKitServer();
 const required = Deno.env.get("VIEWER_LIVE_REQUIRED") === "1";
@@ -215,7 +217,13 @@ Deno.test({
         await phone.context().close();
       });
 
+      // The last grant the link got before the revocation (valid up to 5 minutes), as a client
+      // that bypasses the page would keep it.
+      let lastGrant: { url: string; token: string };
       await t.step("revoked by the streamer: removed from the room, its link dead", async () => {
+        const before = await call(stack, "livekit-token", { link: grandpaLink, body: {} });
+        assert.equal(before.status, 200, JSON.stringify(before.json));
+        lastGrant = before.json.livekit;
         const revoked = await call(stack, "guardians", {
           token: streamerToken,
           method: "DELETE",
@@ -240,6 +248,27 @@ Deno.test({
         assert.equal(grant.json.error.code, "invalid_link");
         // Nobody rejoined under the revoked identity meanwhile.
         assert.ok(!(await participants(rooms, roomName)).includes(grandpaIdentity));
+      });
+
+      await t.step("the revoked guardian's last grant does not keep it in the room", async () => {
+        const client = await openClientPage(browser);
+        // LiveKit checks a grant's expiry only at join: the join itself may succeed.
+        await client.evaluate(
+          ([url, token]: string[]) => globalThis.join(url, token).catch(() => {}),
+          [lastGrant.url, lastGrant.token],
+        );
+        await client.waitForFunction(
+          () => !globalThis.room || globalThis.room.state === "disconnected",
+          null,
+          { timeout: SECONDS },
+        );
+        await untilParticipants(
+          rooms,
+          roomName,
+          `no ${grandpaIdentity}`,
+          (identities) => !identities.includes(grandpaIdentity),
+        );
+        await client.close();
       });
 
       await t.step("revoked by the primary guardian: the same", async () => {

@@ -25,11 +25,12 @@ import {
 import {
   type LiveKitSettings,
   type RecordingTarget,
+  removeParticipant,
   startStreamerEgress,
 } from "../../../shared/livekit.ts";
 import { describeError, type Logger } from "../../../shared/kernel/log.ts";
 import type { DrainRequester } from "../../../shared/outbox_drain.ts";
-import { type EventJson, eventTime, readEvent, roomOf } from "./events.ts";
+import { type EventJson, eventTime, readEvent, readParticipant, roomOf } from "./events.ts";
 import { oversizedFields, withoutSecrets } from "./payload.ts";
 import { createWebhookVerifier, type WebhookKeyPair } from "./signing_keys.ts";
 
@@ -183,6 +184,30 @@ export function createWebhookHandler(options: WebhookOptions) {
     return { ...applied, outcome, restart_egress: false };
   }
 
+  /**
+   * Removes a guardian's connection that joined while its guardian is not active for the room's
+   * streamer: revoked after its grant was issued (LiveKit checks a grant only at join, and a
+   * viewer grant lives up to 5 minutes), as revoking removes the connections already there
+   * (`removeFromLiveRooms` in guardians/handler.ts). Runs for a duplicate delivery too, so
+   * LiveKit's retry after a failed removal (503) removes again. Returns the removed guardian.
+   */
+  async function removeInactiveGuardian(event: IdentifiedEvent, applied: AppliedRow) {
+    if (event.event !== "participant_joined" || applied.streamer_id === null) return;
+    const participant = readParticipant(event.participant);
+    const room = roomOf(event);
+    if (participant?.kind !== "guardian" || room === null) return;
+    const streamerId = applied.streamer_id;
+    const [active] = await db.asService((tx) =>
+      tx<{ id: string }[]>`
+        select g.id from public.guardians g
+         where g.id = ${participant.guardianId} and g.streamer_id = ${streamerId}
+           and g.status = 'active'`
+    );
+    if (active) return;
+    await removeParticipant(options.livekit, { roomName: room, identity: participant.identity });
+    return participant.guardianId;
+  }
+
   /** Notes a failed event outside the rolled-back transaction, so a retry re-applies it. */
   async function recordFailure(event: IdentifiedEvent, error: unknown) {
     const message = error instanceof Error ? error.message.slice(0, 500) : String(error);
@@ -229,6 +254,8 @@ export function createWebhookHandler(options: WebhookOptions) {
       try {
         const applied = await apply(identified, context.log);
         context.annotate({ outcome: applied.outcome });
+        const removed = await removeInactiveGuardian(identified, applied);
+        if (removed) context.annotate({ removedGuardianId: removed });
         if (applied.emails_queued) options.drain?.request(context.log);
         return json({ ok: true });
       } catch (error) {
