@@ -77,7 +77,8 @@ export async function startLiveStack(binary: Found): Promise<LiveStack> {
 
 /**
  * The streamer's page: `publish` sends a moving 1280×720 canvas and a 440 Hz tone to the room;
- * `join` only connects (a client that bypasses the viewer page, holding a grant).
+ * `join` only connects (a client that bypasses the viewer page, holding a grant), and keeps
+ * `joinState`: connecting, connected, then disconnected or failed.
  */
 const PUBLISHER = `
 import { LocalAudioTrack, LocalVideoTrack, Room, Track } from "livekit-client";
@@ -118,8 +119,14 @@ globalThis.publish = async (url, token) => {
 };
 globalThis.join = async (url, token) => {
   const room = new Room();
-  await room.connect(url, token);
-  globalThis.room = room;
+  globalThis.joinState = "connecting";
+  room.on("connected", () => globalThis.joinState = "connected");
+  room.on("disconnected", () => globalThis.joinState = "disconnected");
+  try {
+    await room.connect(url, token);
+  } catch {
+    globalThis.joinState = "failed";
+  }
 };`;
 
 async function publisherScript(): Promise<string> {
